@@ -1,0 +1,226 @@
+"""``python3 -m layer_stats.tegrastats {record,simulate,replay,parse,params} ...``
+
+- ``record``: run tegrastats (or ``--simulate BOARD`` / ``--replay LOG``) and write
+  one JSON object per sample to ``--out FILE.jsonl`` until stopped (Ctrl-C,
+  SIGTERM, SIGHUP) or ``--duration`` seconds.
+- ``simulate``: print real-format tegrastats lines for a board, from this host's load.
+- ``replay``: print a recorded log at its own pace.
+- ``parse``: convert tegrastats logs to JSON lines or CSV.
+- ``params``: list the ``--tgr_params`` names valid on a board.
+"""
+import argparse
+import csv
+import io
+import json
+import logging
+import os
+import sys
+import time
+
+from ..cli import add_logging_args, run, setup_logging
+from ..clock import monotonic
+from ..errors import DnnStatsError, Interrupted
+from ..fsutil import AtomicFile, chown_to_invoker, ensure_dir
+from ..lifecycle import stop_on_signals
+from ..progress import Progress
+from .boards import BOARDS, board_names
+from .detect import board_from_sample, detect_board, resolve_board
+from .params import role_rail, valid_params
+from .parse import LineParser, column_order, parse_file
+from .recorder import Recorder
+from .replay import paced_lines
+from .simulate import Simulator
+from .sources import add_telemetry_args, source_from_args
+
+logger = logging.getLogger("layer_stats.tegrastats")
+
+
+def _positive(kind):
+    def check(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("{!r} is not a number".format(text))
+        if value <= 0:
+            raise argparse.ArgumentTypeError("must be > 0, got {}".format(text))
+        return value
+    return check
+
+
+def _sample_record(sample, parsed, source, board):
+    record = {"t_mono": round(sample.t_mono, 6), "t_wall": round(sample.t_wall, 6),
+              "telemetry": source.kind, "board": board}
+    record.update(parsed)
+    record["raw"] = sample.raw
+    return record
+
+
+def cmd_record(args):
+    setup_logging(args.log_level, args.log_file)
+    source = source_from_args(args, args.interval)
+    partial = args.out + ".partial"
+    ensure_dir(os.path.dirname(os.path.abspath(args.out)))
+    parser = LineParser()
+    board = source.board or detect_board()
+    written = 0
+    progress = Progress("record " + os.path.basename(args.out), unit="samples")
+    stopped_by = None
+    try:
+        with io.open(partial, "w", encoding="utf-8") as out:
+            chown_to_invoker(partial)
+            with stop_on_signals(), Recorder(source) as recorder:
+                start = monotonic()
+                while True:
+                    time.sleep(0.2)
+                    for sample in recorder.drain():
+                        parsed = parser.parse(sample.raw)
+                        board = board or board_from_sample(parsed)
+                        out.write(json.dumps(_sample_record(sample, parsed, source, board)) + "\n")
+                        written += 1
+                        progress.update()
+                    out.flush()
+                    if args.duration and monotonic() - start >= args.duration:
+                        break
+                    if recorder.ended:
+                        recorder.check()
+                        break
+    except Interrupted as exc:
+        stopped_by = exc
+    finally:
+        progress.close()
+        if written:
+            os.rename(partial, args.out)  # keep what was recorded, whatever ended the run
+        elif os.path.exists(partial):
+            os.unlink(partial)
+    logger.info("wrote %d samples (%s telemetry%s) to %s%s", written, source.kind,
+                ", board " + board if board else "", args.out,
+                " ({})".format(stopped_by) if stopped_by else "")
+    return 0
+
+
+def cmd_simulate(args):
+    simulator = Simulator(args.board, seed=args.seed)
+    period = args.interval / 1000.0
+    due = monotonic()
+    count = 0
+    with stop_on_signals():
+        try:
+            while args.count is None or count < args.count:
+                due += period
+                delay = due - monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                sys.stdout.write(simulator.line() + "\n")
+                sys.stdout.flush()
+                count += 1
+        except Interrupted:
+            return 0
+    return 0
+
+
+def cmd_replay(args):
+    if not os.path.isfile(args.log):
+        raise DnnStatsError("replay log {!r} not found: give the path of a recorded tegrastats log".format(args.log))
+    with stop_on_signals():
+        try:
+            for line in paced_lines(args.log, args.interval, args.speed, args.loop):
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+        except Interrupted:
+            return 0
+    return 0
+
+
+def _rows(paths):
+    for path in paths:
+        if not os.path.isfile(path):
+            raise DnnStatsError("log {!r} not found: give the path of a tegrastats log".format(path))
+        for number, parsed in enumerate(parse_file(path), 1):
+            row = {"file": path, "line": number}
+            row.update(parsed)
+            yield row
+
+
+def cmd_parse(args):
+    out = AtomicFile(args.out) if args.out else None
+    handle = out.__enter__() if out else sys.stdout
+    ok = False
+    try:
+        if args.format == "jsonl":
+            for row in _rows(args.logs):
+                handle.write(json.dumps(row) + "\n")
+        else:
+            rows = list(_rows(args.logs))
+            columns = ["file", "line"] + [k for k in column_order(k for r in rows for k in r) if k not in ("file", "line")]
+            writer = csv.DictWriter(handle, columns, restval="", lineterminator="\n")
+            writer.writeheader()
+            for row in rows:
+                row["unparsed"] = " ".join(row["unparsed"])
+                writer.writerow(row)
+        ok = True
+    finally:
+        if out:
+            out.__exit__(None if ok else DnnStatsError, None, None)
+    return 0
+
+
+def cmd_params(args):
+    board = resolve_board(args.board)
+    entry = BOARDS[board]
+    print("{} ({})".format(board, entry["name"]))
+    for role in ("cpu", "gpu", "soc", "total"):
+        rail = role_rail(board, role)
+        if rail is None and role == "total" and entry.get("sum_rails"):
+            rail = "sum of " + "+".join(entry["sum_rails"])
+        print("  {:6s} power: {}".format(role, rail or "-"))
+    print("  valid --tgr_params: " + ", ".join(valid_params(board)))
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python3 -m layer_stats.tegrastats", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    rec = sub.add_parser("record", help="record tegrastats samples to JSON lines")
+    rec.add_argument("--interval", type=_positive(int), default=100, help="sampling interval, ms (default 100)")
+    rec.add_argument("--out", required=True, help="output FILE.jsonl (written as FILE.jsonl.partial until stopped)")
+    rec.add_argument("--duration", type=_positive(float), help="stop after this many seconds (default: until stopped)")
+    add_telemetry_args(rec)
+    add_logging_args(rec)
+    rec.set_defaults(func=cmd_record)
+
+    sim = sub.add_parser("simulate", help="print simulated tegrastats lines for a board")
+    sim.add_argument("--board", required=True, type=resolve_board, help="one of " + ", ".join(board_names()))
+    sim.add_argument("--interval", type=_positive(int), default=1000, help="ms between lines (default 1000)")
+    sim.add_argument("--count", type=_positive(int), help="stop after N lines (default: never)")
+    sim.add_argument("--seed", type=int, help="noise seed, for repeatable output")
+    sim.set_defaults(func=cmd_simulate)
+
+    rep = sub.add_parser("replay", help="print a recorded tegrastats log at its own pace")
+    rep.add_argument("log")
+    rep.add_argument("--interval", type=_positive(int), default=1000,
+                     help="ms between lines that carry no timestamp (default 1000)")
+    rep.add_argument("--speed", type=_positive(float), default=1.0, help="playback speed factor (default 1)")
+    rep.add_argument("--loop", action="store_true", help="start again at the end")
+    rep.set_defaults(func=cmd_replay)
+
+    par = sub.add_parser("parse", help="convert tegrastats logs to JSON lines or CSV")
+    par.add_argument("logs", nargs="+", metavar="LOG")
+    par.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    par.add_argument("--out", help="output file (default: standard output)")
+    par.set_defaults(func=cmd_parse)
+
+    prm = sub.add_parser("params", help="list the --tgr_params names valid on a board")
+    prm.add_argument("--board", required=True)
+    prm.set_defaults(func=cmd_params)
+    return parser
+
+
+def main(argv):
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    run(main)

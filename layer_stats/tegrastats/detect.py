@@ -1,0 +1,66 @@
+"""Which Jetson board this is: from the device tree on a Jetson, else from a line's rails.
+
+Both read the tables in :mod:`layer_stats.tegrastats.boards`; nothing here
+names a board.
+"""
+import io
+import os
+
+from ..errors import DnnStatsError
+from .boards import BOARDS, DEVICE_ALIASES, MODEL_PATTERNS, board_names
+
+__all__ = ["read_model", "board_from_model", "board_from_sample", "detect_board", "resolve_board"]
+
+
+def read_model(root="/"):
+    """The text of ``<root>/proc/device-tree/model`` (NUL stripped), or None off a Jetson."""
+    path = os.path.join(root, "proc", "device-tree", "model")
+    try:
+        with io.open(path, "rb") as handle:
+            return handle.read().decode("utf-8", "replace").strip("\x00\n ") or None
+    except (IOError, OSError):
+        return None
+
+
+def board_from_model(model):
+    """The board key for a device-tree model string, or None if it names no known board."""
+    text = (model or "").lower()
+    for pattern, board in MODEL_PATTERNS:
+        if pattern in text:
+            return board
+    return None
+
+
+def board_from_sample(sample):
+    """The board whose rail set best matches the rails of a parsed line, or None.
+
+    Scores each board's rail sets by overlap with the line's rails (Jaccard);
+    a line with no rails (Nano 2GB, DRIVE Orin) gives None.
+    """
+    rails = {key[:-3] for key in sample if key.endswith("_mW") and not key.endswith(("_avg_mW", "_max_mW"))}
+    if not rails:
+        return None
+    best, best_score = None, 0.0
+    for board in board_names():
+        for rail_set in BOARDS[board]["rail_sets"]:
+            known = set(rail_set)
+            score = len(rails & known) / float(len(rails | known))
+            if score > best_score:
+                best, best_score = board, score
+    return best
+
+
+def detect_board(root="/", sample=None):
+    """The board key: the device tree first, then ``sample``'s rails; None if neither tells."""
+    return board_from_model(read_model(root)) or (board_from_sample(sample) if sample else None)
+
+
+def resolve_board(name):
+    """A board key from a user's spelling (``tx2``, ``Tx2``, ``AGX-Orin``); raises if unknown."""
+    if name in DEVICE_ALIASES:
+        return DEVICE_ALIASES[name]
+    key = str(name).strip().lower().replace("_", "-")
+    if key in BOARDS:
+        return key
+    raise DnnStatsError("unknown board {!r}: choose one of {}".format(name, ", ".join(board_names())))
+

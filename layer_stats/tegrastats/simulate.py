@@ -1,0 +1,181 @@
+"""A tegrastats stand-in: real-format lines for a chosen board, driven by this host's load.
+
+Where the values come from (see also README "Simulated telemetry"):
+
+- CPU: per-core load from /proc/stat between two lines; board core ``i`` shows
+  host core ``i mod n``.  Clocks follow cpufreq (current/max of the host core,
+  scaled onto the board's range) where the host has cpufreq; otherwise a
+  schedutil-like rule: ``min + (max - min) * min(1, 1.25 * load)``.
+- RAM: used = MemTotal - MemAvailable of this host (clamped to the board's RAM),
+  lfb from /proc/buddyinfo; SWAP from /proc/meminfo, omitted when the host
+  has none (as tegrastats does).
+- GPU: this host has no Jetson GPU, so GR3D load is 0 and its clock at minimum.
+- Rails: ``idle + cpu_mW * cpu_load + gpu_mW * gpu_load`` per rail from the
+  board table (``cpu_load`` = mean core load weighted by clock/max clock),
+  times ``1 + N(0, 2%)`` noise; an input rail is ``(fixed + sum of rails) /
+  efficiency``.  ``avg`` is the mean since the simulator started, as
+  tegrastats prints it; JetPack 7 boards also print the running max.
+- Temperatures: ``30 C + 1.5 C/W * total power`` per sensor, approached with a
+  20 s time constant, rounded to the board's sensor step.
+
+Every consumer labels what it records from here ``simulated``.
+"""
+import datetime
+import math
+import random
+import time
+
+from .boards import BOARDS
+from .detect import resolve_board
+from .hostload import cpu_utilisation, largest_free_block, read_cpu_freqs, read_cpu_times, read_meminfo
+
+__all__ = ["Simulator"]
+
+_AMBIENT_C = 30.0
+_C_PER_W = 1.5
+_TAU_S = 20.0
+_NOISE = 0.02
+
+
+class Simulator(object):
+    """Produces one tegrastats line per call of :meth:`line` for ``board``.
+
+    ``root`` is the filesystem root for /proc and /sys (tests pass a fake
+    tree); ``seed`` makes the noise repeatable.
+    """
+
+    def __init__(self, board, seed=None, root="/"):
+        self.board = resolve_board(board)
+        self.entry = BOARDS[self.board]
+        self.sim = self.entry["sim"]
+        self.root = root
+        self.rng = random.Random(seed)
+        self._times = read_cpu_times(root)
+        self._t_last = time.monotonic()
+        self._sums = {}
+        self._maxima = {}
+        self._count = 0
+        self._temp_C = None
+
+    # -- model -------------------------------------------------------------
+    def _cores(self):
+        """Per board core: (load 0..1, clock MHz)."""
+        times = read_cpu_times(self.root)
+        loads = cpu_utilisation(self._times, times) or [0.0]
+        self._times = times
+        host_freqs = read_cpu_freqs(self.root)
+        low, high = self.entry["cpu_MHz"]
+        cores = []
+        for i in range(self.entry["cores"]):
+            load = loads[i % len(loads)]
+            if host_freqs:
+                cur, top = host_freqs[i % len(host_freqs)]
+                ratio = cur / top if top else 0.0
+            else:
+                ratio = min(1.0, 1.25 * load)
+            cores.append((load, int(round(max(low, min(high, low + (high - low) * ratio))))))
+        return cores
+
+    def _power(self, cpu_load, gpu_load):
+        """rail -> mW, in the order tegrastats prints them."""
+        sim = self.sim
+        values = {}
+        for rail, (idle, cpu_mW, gpu_mW) in sim["power"].items():
+            mean = idle + cpu_mW * cpu_load + gpu_mW * gpu_load
+            values[rail] = max(0, int(round(mean * (1.0 + self.rng.gauss(0.0, _NOISE)))))
+        if "input" in sim:
+            rail, fixed, efficiency = sim["input"]
+            values[rail] = int(round((fixed + sum(values.values())) / efficiency))
+        return [(rail, values[rail]) for rail in self.entry["rail_sets"][0] if rail in values]
+
+    def _temperature(self, total_mW):
+        now = time.monotonic()
+        target = _AMBIENT_C + _C_PER_W * total_mW / 1000.0
+        if self._temp_C is None:
+            self._temp_C = target
+        else:
+            alpha = 1.0 - math.exp(-(now - self._t_last) / _TAU_S)
+            self._temp_C += (target - self._temp_C) * alpha
+        self._t_last = now
+        return self._temp_C
+
+    # -- formatting --------------------------------------------------------
+    def _fmt_temp(self, value):
+        step = self.sim["temp_step_C"]
+        value = math.floor(value / step) * step
+        text = "{:.3f}".format(math.floor(value * 1000) / 1000.0).rstrip("0").rstrip(".")
+        return text + "C"
+
+    def _fmt_rail(self, rail, mW):
+        sums = self._sums
+        sums[rail] = sums.get(rail, 0) + mW
+        self._maxima[rail] = max(self._maxima.get(rail, 0), mW)
+        unit = self.sim["rail_unit"]
+        values = [mW, int(round(sums[rail] / float(self._count)))]
+        if self.sim["rail_values"] == 3:
+            values.append(self._maxima[rail])
+        return "{} {}".format(rail, "/".join("{}{}".format(v, unit) for v in values))
+
+    def _segments(self, cores, rails, temp_C):
+        entry, sim = self.entry, self.sim
+        mem = read_meminfo(self.root)
+        load = sum(c[0] for c in cores) / len(cores)
+        gpu_low = entry["gpu_MHz"][0]
+        for part in sim["layout"]:
+            if part == "ram":
+                used = (mem.get("MemTotal", 0) - mem.get("MemAvailable", mem.get("MemFree", 0))) // 1024
+                count, size_kB = largest_free_block(self.root)
+                size = "{}MB".format(size_kB // 1024) if size_kB >= 1024 else "{}kB".format(size_kB)
+                yield "RAM {}/{}MB (lfb {}x{})".format(min(used, entry["ram_MB"]), entry["ram_MB"], count, size)
+            elif part == "swap" and mem.get("SwapTotal"):
+                total = mem["SwapTotal"] // 1024
+                yield "SWAP {}/{}MB (cached {}MB)".format(
+                    total - mem.get("SwapFree", 0) // 1024, total, mem.get("SwapCached", 0) // 1024)
+            elif part == "iram":
+                yield "IRAM 0/252kB(lfb 252kB)"
+            elif part == "cpu":
+                yield "CPU [{}]".format(",".join("{}%@{}".format(int(round(100 * u)), f) for u, f in cores))
+            elif part == "emc":
+                yield "EMC_FREQ {}%@{}".format(int(round(2 + 20 * load)), entry["emc_MHz"])
+            elif part == "gpu":
+                clock = sim["gpu_clock"]
+                if clock == "plain":
+                    yield "GR3D_FREQ 0%@{}".format(gpu_low)
+                elif clock == "bracket":
+                    yield "GR3D_FREQ 0%@[{}]".format(",".join([str(gpu_low)] * sim["gpcs"]))
+                else:
+                    yield "GR3D_FREQ @[{}]".format(",".join([str(gpu_low)] * sim["gpcs"]))
+            elif part == "vic":
+                yield "VIC_FREQ {}".format(sim["vic_MHz"])
+            elif part == "engines":
+                for name in sim.get("engines_at", []):
+                    yield "{} @0".format(name)
+                for name in sim["engines_off"]:
+                    yield "{} off".format(name)
+            elif part == "ape":
+                yield "APE {}".format(sim["ape_MHz"])
+            elif part == "mts":
+                yield "MTS fg 0% bg 0%"
+            elif part == "temps":
+                for i, name in enumerate(entry["temps"]):
+                    yield "{}@{}".format(name, self._fmt_temp(temp_C + 0.25 * (i % 4)))
+            elif part == "rails":
+                for rail, mW in rails:
+                    yield self._fmt_rail(rail, mW)
+
+    def line(self, now=None):
+        """The next tegrastats line (no newline), measuring the host since the last call."""
+        cores = self._cores()
+        high = self.entry["cpu_MHz"][1]
+        cpu_load = sum(u * (0.3 + 0.7 * f / float(high)) for u, f in cores) / len(cores)
+        rails = self._power(cpu_load, 0.0)
+        self._count += 1
+        total = sum(mW for _, mW in rails)
+        if "input" in self.sim:
+            total = dict(rails)[self.sim["input"][0]]
+        temp_C = self._temperature(total)
+        text = " ".join(self._segments(cores, rails, temp_C))
+        if self.sim["timestamp"]:
+            now = now or datetime.datetime.now()
+            text = now.strftime("%m-%d-%Y %H:%M:%S ") + text
+        return text

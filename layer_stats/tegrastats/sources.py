@@ -1,0 +1,114 @@
+"""Where telemetry comes from: real tegrastats, the simulator, or a recorded log.
+
+A :class:`Source` is the command line of a child process that prints
+tegrastats lines on stdout, plus a label.  All three kinds run as a child
+process, so the recorder and everything downstream take the same path:
+
+- ``tegrastats``: the board's own binary, ``tegrastats --interval MS``;
+- ``simulated``: ``python -m layer_stats.tegrastats simulate --board B``;
+- ``replay``: ``python -m layer_stats.tegrastats replay LOG`` (ends at the log's
+  end unless ``loop``).
+"""
+import os
+import shutil
+import sys
+from collections import namedtuple
+
+from ..errors import TelemetryError
+from .boards import board_names
+from .detect import resolve_board
+
+__all__ = ["Source", "find_tegrastats", "tegrastats_source", "simulated_source", "replay_source",
+           "source_from_args", "add_telemetry_args", "KINDS"]
+
+#: ``kind``: tegrastats, simulated or replay; ``argv``: the child's command line;
+#: ``board``: the board key where known (None for real tegrastats until detected);
+#: ``detail``: binary path, board or log path, for run metadata; ``endless``:
+#: False when the child ends by itself (a replay without loop).
+Source = namedtuple("Source", "kind argv board detail endless")
+
+KINDS = ("tegrastats", "simulated", "replay")
+_PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_FALLBACK_PATHS = ("/usr/bin/tegrastats", "/usr/sbin/tegrastats")
+
+
+def _no_jetson_hint():
+    return "pass --simulate BOARD ({}) to use the built-in simulator, or --replay LOG".format(
+        "|".join(board_names()))
+
+
+def find_tegrastats(path=None):
+    """The tegrastats binary: ``path`` if given, else PATH, else /usr/bin; raises if none."""
+    if path:
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return os.path.abspath(path)
+        raise TelemetryError("tegrastats binary {!r} is not an executable file: fix the path, or {}".format(
+            path, _no_jetson_hint()))
+    found = shutil.which("tegrastats")
+    if found:
+        return found
+    for candidate in _FALLBACK_PATHS:
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise TelemetryError("no tegrastats binary on this host (not a Jetson?): " + _no_jetson_hint())
+
+
+def _python_child(args):
+    """argv running this package's CLI in a fresh interpreter, wherever the user's cwd is."""
+    return [sys.executable, "-m", "layer_stats.tegrastats"] + [str(a) for a in args]
+
+
+def child_env():
+    """The environment for a child: ours, with the project importable."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PROJECT_ROOT, env.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def tegrastats_source(interval_ms, binary=None):
+    path = find_tegrastats(binary)
+    return Source("tegrastats", [path, "--interval", str(int(interval_ms))], None, path, True)
+
+
+def simulated_source(board, interval_ms, seed=None):
+    board = resolve_board(board)
+    args = ["simulate", "--board", board, "--interval", int(interval_ms)]
+    if seed is not None:
+        args += ["--seed", seed]
+    return Source("simulated", _python_child(args), board, board, True)
+
+
+def replay_source(log, interval_ms=None, loop=False, speed=1.0):
+    if not os.path.isfile(log):
+        raise TelemetryError("replay log {!r} not found: give the path of a recorded tegrastats log".format(log))
+    args = ["replay", os.path.abspath(log), "--speed", speed]
+    if interval_ms:
+        args += ["--interval", int(interval_ms)]
+    if loop:
+        args.append("--loop")
+    return Source("replay", _python_child(args), None, os.path.abspath(log), bool(loop))
+
+
+def add_telemetry_args(parser, interval_default=None):
+    """``--simulate BOARD``, ``--replay LOG``, ``--replay_loop``, ``--tegrastats PATH``, ``--sim_seed``."""
+    group = parser.add_argument_group("telemetry source (default: this Jetson's tegrastats)")
+    choice = group.add_mutually_exclusive_group()
+    choice.add_argument("--simulate", metavar="BOARD",
+                        help="use the built-in simulator for BOARD ({}) instead of tegrastats".format(
+                            ", ".join(board_names())))
+    choice.add_argument("--replay", metavar="LOG", help="replay a recorded tegrastats log at its own pace")
+    group.add_argument("--replay_loop", "--replay-loop", action="store_true",
+                       help="start the replayed log again when it ends")
+    group.add_argument("--tegrastats", metavar="PATH", help="tegrastats binary (default: found on PATH)")
+    group.add_argument("--sim_seed", "--sim-seed", type=int, default=None, help="simulator noise seed")
+    return group
+
+
+def source_from_args(args, interval_ms):
+    """The :class:`Source` chosen by :func:`add_telemetry_args` options."""
+    if getattr(args, "simulate", None):
+        return simulated_source(args.simulate, interval_ms, getattr(args, "sim_seed", None))
+    if getattr(args, "replay", None):
+        return replay_source(args.replay, interval_ms, getattr(args, "replay_loop", False))
+    return tegrastats_source(interval_ms, getattr(args, "tegrastats", None))
