@@ -50,26 +50,17 @@ NAIVE_FIELDS = [
 NAIVE = [(name, re.compile(pattern)) for name, pattern in NAIVE_FIELDS]
 
 
-def naive_parse_file(path):
-    """The naive loop, keeping matched text."""
-    for line in iter_lines(path):
-        out = {}
-        for name, pattern in NAIVE:
-            m = pattern.search(line)
-            if m is not None:
-                out[name] = m.group(1)
-        yield out
-
-
-def naive_numbers_file(path):
-    """The naive loop, converting each value (the CPU list stays text)."""
-    for line in iter_lines(path):
-        out = {}
-        for name, pattern in NAIVE:
-            m = pattern.search(line)
-            if m is not None:
-                out[name] = m.group(1) if name == "CPU" else float(m.group(1))
-        yield out
+def naive_loop(convert):
+    """The naive parser; ``convert`` turns each value's text into a number (None: keep the text)."""
+    def parse(path):
+        for line in iter_lines(path):
+            out = {}
+            for name, pattern in NAIVE:
+                m = pattern.search(line)
+                if m is not None:
+                    out[name] = m.group(1) if convert is None or name == "CPU" else convert(m.group(1))
+            yield out
+    return parse
 
 
 def lines_per_s(func, path, repeat):
@@ -89,8 +80,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     count, full = lines_per_s(parse_file, args.log, args.repeat)
-    _, naive = lines_per_s(naive_parse_file, args.log, args.repeat)
-    _, numbers = lines_per_s(naive_numbers_file, args.log, args.repeat)
+    _, naive = lines_per_s(naive_loop(None), args.log, args.repeat)
+    _, numbers = lines_per_s(naive_loop(float), args.log, args.repeat)
     print("log: {} ({} lines), best of {}".format(os.path.basename(args.log), count, args.repeat))
     print("parse_file (all fields, numbers):     {:10.0f} lines/s".format(full))
     print("naive loop, 20 fields, text only:     {:10.0f} lines/s  (full/naive {:.2f})".format(naive, full / naive))
