@@ -40,8 +40,7 @@ def test_simulated_lines_parse_completely_with_the_board_rails(board, tmp_path):
         assert (d["RAM_lfb_blocks"], d["RAM_lfb_block_kB"]) == (71, 4096)
         assert d["RAM_used_MB"] == (8000000 - 6000000) // 1024 and d["RAM_total_MB"] == entry["ram_MB"]
         assert "SWAP_used_MB" not in d
-    if board != "xavier-nx":  # same rails as Orin NX/Nano, so rails alone say "orin"
-        assert board_from_sample(d) == board
+    assert board_from_sample(d) == board
 
 
 def test_cpu_load_raises_cpu_rail_and_clock(tmp_path):

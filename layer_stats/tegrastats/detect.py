@@ -31,20 +31,27 @@ def board_from_model(model):
     return None
 
 
+def _jaccard(a, b):
+    return len(a & b) / float(len(a | b)) if a or b else 0.0
+
+
 def board_from_sample(sample):
     """The board whose rail set best matches the rails of a parsed line, or None.
 
     Scores each board's rail sets by overlap with the line's rails (Jaccard);
-    a line with no rails (Nano 2GB, DRIVE Orin) gives None.
+    boards with the same rails (Xavier NX and Orin NX/Nano) are told apart by
+    their temperature sensors.  A line with no rails (Nano 2GB, DRIVE Orin)
+    gives None.
     """
     rails = {key[:-3] for key in sample if key.endswith("_mW") and not key.endswith(("_avg_mW", "_max_mW"))}
     if not rails:
         return None
+    sensors = {key[5:-2].lower() for key in sample if key.startswith("temp_") and key.endswith("_C")}
     best, best_score = None, 0.0
     for board in board_names():
+        temps = {name.lower() for name in BOARDS[board]["temps"]}
         for rail_set in BOARDS[board]["rail_sets"]:
-            known = set(rail_set)
-            score = len(rails & known) / float(len(rails | known))
+            score = _jaccard(rails, set(rail_set)) + 0.1 * _jaccard(sensors, temps)
             if score > best_score:
                 best, best_score = board, score
     return best
