@@ -5,6 +5,7 @@ exceptions into one ``ERROR: ...`` line on stderr and an exit status (2 for
 a problem the user can fix, 128 + signal number when stopped by a signal).
 """
 import logging
+import os
 import sys
 
 from .errors import DnnStatsError, Interrupted
@@ -23,8 +24,6 @@ def add_logging_args(parser, log_file_default=None):
 
 def setup_logging(level="INFO", log_file=None):
     """Log to stderr, and to ``log_file`` (appended, owned by the sudo invoker) if given."""
-    import os
-
     handlers = [logging.StreamHandler(sys.stderr)]
     if log_file:
         folder = os.path.dirname(os.path.abspath(log_file))

@@ -1,6 +1,4 @@
 """The simulator: each board's real format, values driven by the host (a fake /proc here)."""
-import os
-
 import pytest
 
 from conftest import cli

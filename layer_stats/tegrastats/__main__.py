@@ -9,6 +9,7 @@
 - ``params``: list the ``--tgr_params`` names valid on a board.
 """
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -19,7 +20,7 @@ import time
 
 from ..cli import add_logging_args, run, setup_logging
 from ..clock import monotonic
-from ..errors import DnnStatsError, Interrupted
+from ..errors import Interrupted
 from ..fsutil import AtomicFile, chown_to_invoker, ensure_dir
 from ..lifecycle import stop_on_signals
 from ..progress import Progress
@@ -30,7 +31,7 @@ from .parse import LineParser, column_order, parse_file
 from .recorder import Recorder
 from .replay import paced_lines
 from .simulate import Simulator
-from .sources import add_telemetry_args, source_from_args
+from .sources import add_telemetry_args, require_log, source_from_args
 
 logger = logging.getLogger("layer_stats.tegrastats")
 
@@ -98,69 +99,71 @@ def cmd_record(args):
     return 0
 
 
-def cmd_simulate(args):
-    simulator = Simulator(args.board, seed=args.seed)
-    period = args.interval / 1000.0
-    due = monotonic()
-    count = 0
+def _print_until_stopped(lines):
+    """Print each line as it comes, flushed, until the lines end or a stop signal."""
     with stop_on_signals():
         try:
-            while args.count is None or count < args.count:
-                due += period
-                delay = due - monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                sys.stdout.write(simulator.line() + "\n")
-                sys.stdout.flush()
-                count += 1
-        except Interrupted:
-            return 0
-    return 0
-
-
-def cmd_replay(args):
-    if not os.path.isfile(args.log):
-        raise DnnStatsError("replay log {!r} not found: give the path of a recorded tegrastats log".format(args.log))
-    with stop_on_signals():
-        try:
-            for line in paced_lines(args.log, args.interval, args.speed, args.loop):
+            for line in lines:
                 sys.stdout.write(line + "\n")
                 sys.stdout.flush()
         except Interrupted:
-            return 0
+            pass
     return 0
+
+
+def _simulated_lines(simulator, period_s, count):
+    due = monotonic()
+    produced = 0
+    while count is None or produced < count:
+        due += period_s
+        delay = due - monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        yield simulator.line()
+        produced += 1
+
+
+def cmd_simulate(args):
+    simulator = Simulator(args.board, seed=args.seed)
+    return _print_until_stopped(_simulated_lines(simulator, args.interval / 1000.0, args.count))
+
+
+def cmd_replay(args):
+    log = require_log(args.log)
+    return _print_until_stopped(paced_lines(log, args.interval, args.speed, args.loop))
 
 
 def _rows(paths):
     for path in paths:
-        if not os.path.isfile(path):
-            raise DnnStatsError("log {!r} not found: give the path of a tegrastats log".format(path))
-        for number, parsed in enumerate(parse_file(path), 1):
+        for number, parsed in enumerate(parse_file(require_log(path)), 1):
             row = {"file": path, "line": number}
             row.update(parsed)
             yield row
 
 
+@contextlib.contextmanager
+def _output(path):
+    """Standard output, or ``path`` written atomically (absent if the block fails)."""
+    if not path:
+        yield sys.stdout
+        return
+    with AtomicFile(path) as handle:
+        yield handle
+
+
 def cmd_parse(args):
-    out = AtomicFile(args.out) if args.out else None
-    handle = out.__enter__() if out else sys.stdout
-    ok = False
-    try:
+    with _output(args.out) as handle:
         if args.format == "jsonl":
             for row in _rows(args.logs):
                 handle.write(json.dumps(row) + "\n")
-        else:
-            rows = list(_rows(args.logs))
-            columns = ["file", "line"] + [k for k in column_order(k for r in rows for k in r) if k not in ("file", "line")]
-            writer = csv.DictWriter(handle, columns, restval="", lineterminator="\n")
-            writer.writeheader()
-            for row in rows:
-                row["unparsed"] = " ".join(row["unparsed"])
-                writer.writerow(row)
-        ok = True
-    finally:
-        if out:
-            out.__exit__(None if ok else DnnStatsError, None, None)
+            return 0
+        rows = list(_rows(args.logs))
+        columns = ["file", "line"] + [k for k in column_order(k for r in rows for k in r) if k not in ("file", "line")]
+        writer = csv.DictWriter(handle, columns, restval="", lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            row["unparsed"] = " ".join(row["unparsed"])
+            writer.writerow(row)
     return 0
 
 

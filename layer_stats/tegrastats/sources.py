@@ -19,7 +19,7 @@ from .boards import board_names
 from .detect import resolve_board
 
 __all__ = ["Source", "find_tegrastats", "tegrastats_source", "simulated_source", "replay_source",
-           "source_from_args", "add_telemetry_args", "KINDS"]
+           "source_from_args", "add_telemetry_args", "require_log", "KINDS"]
 
 #: ``kind``: tegrastats, simulated or replay; ``argv``: the child's command line;
 #: ``board``: the board key where known (None for real tegrastats until detected);
@@ -79,9 +79,15 @@ def simulated_source(board, interval_ms, seed=None):
     return Source("simulated", _python_child(args), board, board, True)
 
 
+def require_log(path):
+    """``path`` if it is a file; otherwise raises an error that names it."""
+    if not os.path.isfile(path):
+        raise TelemetryError("log {!r} not found: give the path of a recorded tegrastats log".format(path))
+    return path
+
+
 def replay_source(log, interval_ms=None, loop=False, speed=1.0):
-    if not os.path.isfile(log):
-        raise TelemetryError("replay log {!r} not found: give the path of a recorded tegrastats log".format(log))
+    require_log(log)
     args = ["replay", os.path.abspath(log), "--speed", speed]
     if interval_ms:
         args += ["--interval", int(interval_ms)]
