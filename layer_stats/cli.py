@@ -11,7 +11,7 @@ import sys
 from .errors import DnnStatsError, Interrupted
 from .fsutil import chown_to_invoker, ensure_dir
 
-__all__ = ["add_logging_args", "setup_logging", "run"]
+__all__ = ["add_logging_args", "add_output_root_arg", "add_tgr_args", "split_list", "setup_logging", "run"]
 
 logger = logging.getLogger("layer_stats")
 
@@ -20,6 +20,40 @@ def add_logging_args(parser, log_file_default=None):
     parser.add_argument("--log_file", "--log-file", default=log_file_default, help="also log to this file")
     parser.add_argument("--log_level", "--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level (default INFO)")
+
+
+def add_output_root_arg(parser, default="Dataset"):
+    parser.add_argument("--output_root", "--output-root", default=default,
+                        help="folder every output goes under (default {})".format(default))
+
+
+def split_list(values):
+    """argparse ``nargs="+"`` values that may also hold commas -> flat list of names.
+
+    Friendly names contain spaces ("IN Power"), so a single value keeps its spaces.
+    """
+    if values is None:
+        return None
+    out = []
+    for value in values if isinstance(values, (list, tuple)) else [values]:
+        out.extend(part.strip() for part in str(value).split(",") if part.strip())
+    return out
+
+
+def add_tgr_args(parser, interval_ms, boundary_s):
+    """The tegrastats options both generators share, spelled as the seed spells them."""
+    group = parser.add_argument_group("tegrastats (power) options")
+    group.add_argument("--eval_tgr", action="store_true", help="record tegrastats (power) for each measurement")
+    group.add_argument("--tgr_params", nargs="+", metavar="PARAM",
+                       help="tegrastats parameters to keep, raw or friendly names, space- or comma-separated "
+                            "(default: the board's rail for the device; list: python3 -m layer_stats.tegrastats "
+                            "params --board B)")
+    group.add_argument("--tgr_interval", type=int, default=interval_ms,
+                       help="tegrastats sampling interval, ms (default {})".format(interval_ms))
+    group.add_argument("--tgr_smpl_boundary", "--tgr_smpl_boundry", dest="tgr_smpl_boundary", type=float,
+                       default=boundary_s, help="settling time before and after each measured window, s "
+                                                "(default {:g}; both spellings work)".format(boundary_s))
+    return group
 
 
 def setup_logging(level="INFO", log_file=None):

@@ -1,0 +1,1 @@
+"""Measuring layers: latency runs (``latency``) and power windows (``power``)."""

@@ -1,0 +1,176 @@
+"""Which torchvision classification models exist, which ones a run uses, and how to build them.
+
+- :func:`available_models`: the default set, read from ``AvailableModel.txt``
+  (one family per line, comma-separated names; ``#`` starts a comment).
+- :func:`classification_models`: every torchvision classification model of the
+  installed version (``list_models`` from torchvision 0.14; older versions are
+  scanned for builders that take ``pretrained``).
+- :func:`resolve_models`: ``None`` -> default set, ``"all"`` -> every model,
+  ``"a,b"`` -> those, checked; an unknown name raises, listing the valid ones.
+- :func:`build_model`: random weights by default (no network); ``weights``
+  ``"DEFAULT"`` asks torchvision for its pretrained weights, a path loads a
+  state dict (a file, or a folder holding ``NAME.pth`` / ``NAME-*.pth``).
+  The model comes back in eval mode.
+"""
+import glob
+import inspect
+import logging
+import os
+import warnings
+
+from ..errors import DnnStatsError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AVAILABLE_FILE", "available_families", "available_models", "classification_models",
+           "resolve_models", "build_model", "builder_kwargs"]
+
+AVAILABLE_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                              "AvailableModel.txt")
+
+#: Extra builder arguments per model.  googlenet / inception_v3: torchvision < 0.13
+#: draws their random init with scipy (absent on many Jetsons) and >= 0.13 warns
+#: about it; the framework's default init serves power and latency as well.
+BUILD_KWARGS = {
+    "googlenet": {"init_weights": False},
+    "inception_v3": {"init_weights": False},
+}
+
+
+def available_families(path=AVAILABLE_FILE):
+    """The families of ``AvailableModel.txt``: a list of lists of model names."""
+    try:
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+    except (IOError, OSError) as exc:
+        raise DnnStatsError("cannot read the model list {}: {}".format(path, exc))
+    families = []
+    for line in lines:
+        names = [n.strip() for n in line.split("#", 1)[0].split(",") if n.strip()]
+        if names:
+            families.append(names)
+    return families
+
+
+def available_models(path=AVAILABLE_FILE):
+    """The default model set, in the file's order."""
+    return [name for family in available_families(path) for name in family]
+
+
+def _torchvision_models():
+    try:
+        import torchvision.models as tvm
+    except ImportError:
+        raise DnnStatsError("torchvision is not installed: install the torch and torchvision wheels "
+                            "for this board (see README.md, 'Install')")
+    return tvm
+
+
+def classification_models():
+    """Sorted names of every classification model in the installed torchvision."""
+    tvm = _torchvision_models()
+    if hasattr(tvm, "list_models"):
+        return sorted(tvm.list_models(module=tvm))
+    names = []
+    for name in dir(tvm):
+        obj = getattr(tvm, name)
+        if name.startswith("_") or not inspect.isfunction(obj) or not obj.__module__.startswith(tvm.__name__):
+            continue
+        if obj.__module__.count(".") != 2:
+            continue  # torchvision.models.detection.* and friends are not classifiers
+        if "pretrained" in inspect.signature(obj).parameters:
+            names.append(name)
+    return sorted(names)
+
+
+def resolve_models(spec=None, path=AVAILABLE_FILE):
+    """Model names for ``spec``: None or ``""`` -> AvailableModel.txt, ``"all"`` ->
+    every classification model, else a comma/space-separated list (order kept,
+    repeats dropped).  Raises DnnStatsError for a name torchvision lacks."""
+    if spec is None or (isinstance(spec, str) and not spec.strip()):
+        names = available_models(path)
+    elif isinstance(spec, str) and spec.strip().lower() == "all":
+        return classification_models()
+    else:
+        if isinstance(spec, str):
+            spec = spec.replace(",", " ").split()
+        names = []
+        for name in spec:
+            if name not in names:
+                names.append(name)
+    valid = classification_models()
+    unknown = [name for name in names if name not in valid]
+    if unknown:
+        raise DnnStatsError("unknown model {} for torchvision {}: use names from {} or 'all' ({})".format(
+            ", ".join(repr(n) for n in unknown), _torchvision_version(), os.path.basename(path),
+            ", ".join(valid)))
+    return names
+
+
+def _torchvision_version():
+    import torchvision
+    return torchvision.__version__
+
+
+def builder_kwargs(name, pretrained=False):
+    """Keyword arguments for ``torchvision.models.NAME``: ``weights=`` on torchvision
+    >= 0.13, ``pretrained=`` before, plus :data:`BUILD_KWARGS`."""
+    builder = getattr(_torchvision_models(), name)
+    params = inspect.signature(builder).parameters
+    kwargs = {}
+    if "weights" in params:
+        kwargs["weights"] = "DEFAULT" if pretrained else None
+    elif "pretrained" in params:
+        kwargs["pretrained"] = bool(pretrained)
+    for key, value in BUILD_KWARGS.get(name, {}).items():
+        if key in params or any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            kwargs[key] = value
+    return kwargs
+
+
+def _state_dict_path(name, path):
+    if os.path.isfile(path):
+        return path
+    if os.path.isdir(path):
+        found = sorted(glob.glob(os.path.join(path, name + ".pth")) + glob.glob(os.path.join(path, name + "-*.pth")))
+        if found:
+            return found[0]
+        raise DnnStatsError("no weights for {} in {}: expected {}.pth or {}-*.pth there".format(
+            name, path, name, name))
+    raise DnnStatsError("weights path {!r} does not exist: give a .pth file, a folder of them, or DEFAULT".format(path))
+
+
+def build_model(name, weights=None):
+    """``torchvision.models.NAME`` in eval mode.
+
+    ``weights``: None (random, no network), ``"DEFAULT"`` (torchvision's pretrained
+    weights; downloads unless cached) or a state-dict path (see module doc).
+    """
+    import torch
+
+    tvm = _torchvision_models()
+    if not hasattr(tvm, name):
+        resolve_models([name])
+    pretrained = weights is not None and str(weights).upper() == "DEFAULT"
+    kwargs = builder_kwargs(name, pretrained)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            model = getattr(tvm, name)(**kwargs)
+        except (IOError, OSError, RuntimeError, ValueError) as exc:
+            if not pretrained:
+                raise
+            raise DnnStatsError("cannot fetch pretrained weights for {} ({}): without internet, pass "
+                                "--weights FOLDER holding {}-*.pth, or drop --weights".format(
+                                    name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, name))
+    if weights is not None and not pretrained:
+        path = _state_dict_path(name, str(weights))
+        try:
+            state = torch.load(path, map_location="cpu")
+            model.load_state_dict(state)
+        except (IOError, OSError, RuntimeError, KeyError, TypeError) as exc:
+            raise DnnStatsError("cannot load weights {} into {}: {} (is it this model's state dict?)".format(
+                path, name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+        logger.info("%s: weights from %s", name, path)
+    return model.eval()

@@ -1,0 +1,105 @@
+"""Layer-wise power and latency raw data: ``sudo python3 layer_stats/rawDataGeneration/
+PowerLatencyDatasetGenerator.py --mode 1 --device cpu``.
+
+Writes ``<output_root>/LayerStats/Mode{m}/{cpu|gpu}/{power|latency}/{network}/{image}.jsonl``
+(see layer_stats/dataset/raw.py).  ``--mode`` does not change the board's mode:
+set it first with ``sudo nvpmodel -m N``.  Rerun the same command to resume.
+Without ``--eval_latency`` or ``--eval_tgr`` both are measured.
+"""
+import argparse
+import logging
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from layer_stats.cli import (add_logging_args, add_output_root_arg, add_tgr_args, run,  # noqa: E402
+                             setup_logging, split_list)
+from layer_stats.dataset import layout  # noqa: E402
+from layer_stats.errors import DnnStatsError  # noqa: E402
+from layer_stats.tegrastats.sources import add_telemetry_args, source_from_args  # noqa: E402
+
+logger = logging.getLogger("layer_stats.generator")
+
+
+def _parser():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0].strip())
+    parser.add_argument("--mode", type=int, required=True,
+                        help="the board's nvpmodel mode (checked against nvpmodel -q; required)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where layers run (default cpu)")
+    parser.add_argument("--imgs", nargs="+", default=["img1.jpg,img2.jpg,img3.jpg"],
+                        help="images in data/imagenet (or paths), comma- or space-separated")
+    parser.add_argument("--models", help="comma-separated models (default: AvailableModel.txt; 'all': every "
+                                         "torchvision classifier)")
+    parser.add_argument("--weights", help="DEFAULT (torchvision's pretrained) or a .pth file / folder; "
+                                          "default: random weights, no network needed")
+    parser.add_argument("--granularity", choices=["block", "fine"], default="block",
+                        help="block: the seed's layers (default); fine: every single-tensor cut")
+    parser.add_argument("--batch_size", type=int, default=1, help="images per inference (default 1)")
+    parser.add_argument("--force_mode", action="store_true", help="record even if nvpmodel reports another mode")
+    parser.add_argument("--dry_run", action="store_true", help="list the raw files the run would write, and stop")
+    lat = parser.add_argument_group("latency options")
+    lat.add_argument("--eval_latency", action="store_true", help="time every layer")
+    lat.add_argument("--lt_smpl_count", type=int, default=100, help="timed runs per layer (default 100)")
+    lat.add_argument("--lt_warmup", type=int, default=10, help="untimed warm-up runs per layer (default 10)")
+    tgr = add_tgr_args(parser, interval_ms=20, boundary_s=1.0)
+    tgr.add_argument("--tgr_smpl_duration", type=float, default=5.0,
+                     help="measured seconds per layer, between the boundaries (default 5)")
+    tgr.add_argument("--idle_duration", type=float, default=2.0,
+                     help="idle baseline before each network, s (default 2)")
+    tgr.add_argument("--settle_timeout", type=float, default=10.0,
+                     help="longest wait for power to return near idle after a layer, s (default 10)")
+    add_output_root_arg(parser)
+    add_telemetry_args(parser)
+    add_logging_args(parser)
+    parser.add_argument("--sys_root", default="/", help=argparse.SUPPRESS)
+    return parser
+
+
+def _positive(name, value):
+    if value <= 0:
+        raise DnnStatsError("{} must be > 0, got {}".format(name, value))
+
+
+def options_from_args(args):
+    """Check ``args`` and turn them into :class:`LayerwiseOptions` (imports torch)."""
+    from layer_stats.layerwise import LayerwiseOptions
+    from layer_stats.models.inputs import find_images
+    from layer_stats.models.registry import resolve_models
+
+    for name in ("batch_size", "lt_smpl_count", "tgr_interval", "tgr_smpl_duration", "idle_duration"):
+        _positive("--" + name, getattr(args, name))
+    for name in ("lt_warmup", "tgr_smpl_boundary", "settle_timeout"):
+        if getattr(args, name) < 0:
+            raise DnnStatsError("--{} must be >= 0, got {}".format(name, getattr(args, name)))
+    both = not (args.eval_latency or args.eval_tgr)
+    if both:
+        logger.info("neither --eval_latency nor --eval_tgr given: measuring both")
+    return LayerwiseOptions(
+        mode=args.mode, device=args.device, models=resolve_models(args.models), images=find_images(args.imgs),
+        granularity=args.granularity, batch_size=args.batch_size, weights=args.weights,
+        eval_latency=args.eval_latency or both, lt_smpl_count=args.lt_smpl_count, lt_warmup=args.lt_warmup,
+        eval_tgr=args.eval_tgr or both, tgr_params=split_list(args.tgr_params), tgr_interval_ms=args.tgr_interval,
+        tgr_smpl_duration_s=args.tgr_smpl_duration, tgr_smpl_boundary_s=args.tgr_smpl_boundary,
+        idle_s=args.idle_duration, settle_timeout_s=args.settle_timeout, output_root=args.output_root,
+        force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args))
+
+
+def main(argv):
+    args = _parser().parse_args(argv)
+    log_file = args.log_file or os.path.join(layout.mode_dir(args.output_root, args.mode), "layerwise.log")
+    setup_logging(args.log_level, None if args.dry_run else log_file)
+    opts = options_from_args(args)
+    from layer_stats.layerwise import planned_files, run_layerwise
+
+    if args.dry_run:
+        for path, done in planned_files(opts):
+            sys.stdout.write("{}\t{}\n".format("done" if done else "todo", path))
+        return 0
+    source = source_from_args(args, args.tgr_interval) if opts.eval_tgr else None
+    run_layerwise(opts, source)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,38 @@
+"""Input images: the shipped photos, name lists, missing images, preprocessing."""
+import os
+
+import pytest
+
+from layer_stats.errors import DnnStatsError
+from layer_stats.models.inputs import IMAGE_DIR, find_images, image_key, split_names
+
+
+def test_shipped_images_and_their_licence_note():
+    for name in ("img1.jpg", "img2.jpg", "img3.jpg"):
+        assert os.path.getsize(os.path.join(IMAGE_DIR, name)) > 10000
+    with open(os.path.join(IMAGE_DIR, "LICENSE.md")) as handle:
+        note = handle.read()
+    assert "CC0" in note and "public domain" in note
+
+
+def test_comma_and_space_separated_lists():
+    assert split_names("img1.jpg,img2.jpg img3.jpg") == ["img1.jpg", "img2.jpg", "img3.jpg"]
+    assert split_names(["img1.jpg,img2.jpg", "img3.jpg"]) == ["img1.jpg", "img2.jpg", "img3.jpg"]
+    paths = find_images("img1.jpg, img3.jpg")
+    assert [image_key(p) for p in paths] == ["img1", "img3"]
+
+
+def test_missing_image_names_it_and_the_folder():
+    with pytest.raises(DnnStatsError) as err:
+        find_images("img1.jpg,cat.png")
+    assert "'cat.png'" in str(err.value) and IMAGE_DIR in str(err.value)
+
+
+def test_preprocessing_gives_a_normalised_batch():
+    torch = pytest.importorskip("torch")
+    from layer_stats.models.inputs import load_batch
+
+    batch = load_batch(find_images("img2.jpg")[0], batch_size=3)
+    assert tuple(batch.shape) == (3, 3, 224, 224) and batch.dtype == torch.float32
+    assert torch.equal(batch[0], batch[2])
+    assert -1.0 < float(batch.mean()) < 1.0 and float(batch.std()) > 0.3  # normalised, not raw 0..1 or 0..255

@@ -1,0 +1,123 @@
+"""processData.py over hand-made raw files: exact averages, boundary trimming by timestamp,
+corrupt files named and skipped, no torch needed."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from layer_stats.dataset import layout
+from layer_stats.dataset.raw import FORMAT_VERSION, write_lines
+
+SCRIPT = os.path.join(ROOT, "layer_stats", "processedDataGeneration", "processData.py")
+
+
+def _power(layer, image, t0, samples, idle):
+    """A power line; ``samples`` as (t, mW, flag): the flags deliberately disagree with
+    the timestamps to show that trimming uses the timestamps."""
+    return {"format_version": FORMAT_VERSION, "network": "toynet", "image": image, "device": "cpu",
+            "layer": layer, "name": "block{}".format(layer), "batch_size": 1, "telemetry": "replay",
+            "board": "tx2", "params": {"VDD_SYS_CPU": ["VDD_SYS_CPU_mW"]}, "t_start": t0, "t_end": t0 + 1.0,
+            "boundary_s": 0.2, "duration_s": 0.6, "iterations": 10,
+            "samples": [{"t": t, "boundary": flag, "values": {"VDD_SYS_CPU_mW": mw}} for t, mw, flag in samples],
+            "idle": {"t_start": t0 - 3, "t_end": t0 - 1, "n": 50, "values": {"VDD_SYS_CPU_mW": idle}},
+            "settle_s": 0.4, "settled": True}
+
+
+def _latency(layer, image, samples, device="cpu", network="toynet"):
+    return {"format_version": FORMAT_VERSION, "network": network, "image": image, "device": device,
+            "layer": layer, "name": "x", "batch_size": 1, "telemetry": "replay", "board": "tx2",
+            "input_shape": [1, 3, 224, 224], "warmup": 2, "samples_s": samples}
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    root = str(tmp_path / "Dataset")
+
+    def raw(kind, network, image, lines, device="cpu", mode=0):
+        write_lines(layout.raw_file(root, mode, device, kind, network, image), lines)
+
+    raw("power", "toynet", "img1", [
+        _power(0, "img1", 100.0, [(100.1, 1000, False), (100.3, 2000, True), (100.5, 2200, False),
+                                  (100.8, 2400, False), (100.9, 9000, False)], 500),
+        _power(1, "img1", 110.0, [(110.3, 1000, False), (110.5, 1200, False), (111.0, 50, False)], 500)])
+    raw("power", "toynet", "img2", [
+        _power(0, "img2", 200.0, [(200.25, 3000, False), (200.75, 3400, False), (200.85, 100, False)], 700),
+        _power(1, "img2", 210.0, [(210.2, 7, False), (210.4, 1100, False)], 700)])
+    raw("latency", "toynet", "img1", [_latency(0, "img1", [0.01, 0.02]), _latency(1, "img1", [0.001, 0.003]),
+                                      _latency("model", "img1", [0.025, 0.027])])
+    raw("latency", "toynet", "img2", [_latency(0, "img2", [0.03]), _latency(1, "img2", [0.002]),
+                                      _latency("model", "img2", [0.026])])
+    raw("latency", "gpunet", "img1", [_latency(0, "img1", [0.5, 0.7], "cuda", "gpunet")], device="cuda")
+    broken = layout.raw_file(root, 0, "cpu", "latency", "broken", "img1")
+    os.makedirs(os.path.dirname(broken))
+    with open(broken, "w") as handle:
+        handle.write(json.dumps(_latency(0, "img1", [0.1])) + "\n" + '{"format_version": 1, "layer": 1, "sam')
+    newer = layout.raw_file(root, 0, "cpu", "latency", "future", "img1")
+    write_lines(newer, [dict(_latency(0, "img1", [0.1]), format_version=FORMAT_VERSION + 1)])
+    return root
+
+
+def process(*args):
+    """Run processData.py with torch made unimportable, as on a laptop without it."""
+    code = ("import runpy, sys; sys.modules['torch'] = None; sys.modules['torchvision'] = None; "
+            "sys.argv = [sys.argv[1]] + sys.argv[2:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+    return subprocess.run([sys.executable, "-c", code, SCRIPT] + list(args), cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+
+
+def test_mode_json_is_the_seed_shape_with_exact_means(dataset):
+    done = process("--input_root", dataset)
+    assert done.returncode == 0, done.stderr
+    with open(os.path.join(dataset, "Processed", "Mode0.json")) as handle:
+        data = json.load(handle)
+    assert list(data) == ["gpunet", "toynet"]
+    assert data["gpunet"] == {"gpu": {"latency": {"0": pytest.approx(0.6)}}}
+    toy = data["toynet"]["cpu"]
+    assert list(toy) == ["power", "latency"]
+    # pooled core samples: (2000 + 2200 + 2400 + 3000 + 3400) / 5 and (1000 + 1200 + 1100) / 3
+    assert toy["power"] == {"0": {"VDD_SYS_CPU": 2600.0}, "1": {"VDD_SYS_CPU": 1100.0}}
+    assert toy["latency"] == {"0": pytest.approx(0.02), "1": pytest.approx(0.002)}
+
+
+def test_corrupt_and_newer_files_are_named_and_skipped(dataset):
+    done = process("--input_root", dataset)
+    assert done.returncode == 0
+    assert "broken" + os.sep + "img1.jsonl line 2: not JSON" in done.stderr
+    assert "future" + os.sep + "img1.jsonl line 1: format_version 2" in done.stderr
+    with open(os.path.join(dataset, "Processed", "Mode0.json")) as handle:
+        assert "broken" not in json.load(handle)
+
+
+def test_tidy_csv_rows(dataset):
+    assert process("--input_root", dataset).returncode == 0
+    with open(os.path.join(dataset, "Processed", "LayerStats.csv")) as handle:
+        rows = {(r["network"], r["layer"]): r for r in csv.DictReader(handle)}
+    assert sorted(rows) == [("gpunet", "0"), ("toynet", "0"), ("toynet", "1"), ("toynet", "model")]
+    row = rows[("toynet", "0")]
+    assert float(row["latency_mean_s"]) == pytest.approx(0.02)
+    assert float(row["latency_median_s"]) == pytest.approx(0.02) and row["latency_n"] == "3"
+    assert float(row["VDD_SYS_CPU_mean_mW"]) == 2600.0 and row["VDD_SYS_CPU_n"] == "5"
+    assert float(row["VDD_SYS_CPU_idle_mW"]) == 600.0 and float(row["VDD_SYS_CPU_dynamic_mW"]) == 2000.0
+    assert float(row["VDD_SYS_CPU_energy_mJ"]) == pytest.approx(52.0)
+    assert float(row["VDD_SYS_CPU_dynamic_energy_mJ"]) == pytest.approx(40.0)
+    assert row["images"] == "2" and row["telemetry"] == "replay" and row["board"] == "tx2"
+    assert "few_samples:VDD_SYS_CPU_mW" in row["flags"] and "latency_unstable" in row["flags"]
+    model = rows[("toynet", "model")]
+    assert float(model["latency_mean_s"]) == pytest.approx(0.026) and model["VDD_SYS_CPU_mean_mW"] == ""
+
+
+def test_params_and_modes_are_checked(dataset):
+    done = process("--input_root", dataset, "--params", "VDD_IN")
+    assert done.returncode == 2 and "parameter VDD_IN not in the raw data: use one of VDD_SYS_CPU" in done.stderr
+    done = process("--input_root", dataset, "--modes", "0", "3")
+    assert done.returncode == 2 and "mode 3" in done.stderr and "modes found: 0" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_missing_input_root_is_one_line(tmp_path):
+    done = process("--input_root", str(tmp_path / "nope"))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--input_root" in done.stderr
