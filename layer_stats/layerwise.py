@@ -33,12 +33,14 @@ logger = logging.getLogger(__name__)
 __all__ = ["LayerwiseOptions", "run_layerwise", "planned_files"]
 
 #: Options of a run (units in the names).  ``models``: list of names;
-#: ``images``: list of paths; ``tgr_params``: list of names or None (board default).
+#: ``images``: list of paths; ``tgr_params``: list of names or None (board default);
+#: ``gpu_load_file``: where to tell the simulator that CUDA work runs (None: don't).
 LayerwiseOptions = collections.namedtuple("LayerwiseOptions", [
     "mode", "device", "models", "images", "granularity", "batch_size", "weights",
     "eval_latency", "lt_smpl_count", "lt_warmup",
     "eval_tgr", "tgr_params", "tgr_interval_ms", "tgr_smpl_duration_s", "tgr_smpl_boundary_s",
-    "idle_s", "settle_timeout_s", "output_root", "force_mode", "sys_root", "args"])
+    "idle_s", "settle_timeout_s", "output_root", "force_mode", "sys_root", "args", "gpu_load_file"])
+LayerwiseOptions.__new__.__defaults__ = (None,)
 
 
 def _kinds(opts):
@@ -139,6 +141,12 @@ def _latency_lines(run, network, image, chain, inputs, model, model_input):
     return lines
 
 
+def _tell_simulator(opts, gpu_load):
+    """Let the simulator show ``gpu_load`` (0..1) while CUDA work runs (it cannot see the GPU)."""
+    if opts.gpu_load_file:
+        atomic_write(opts.gpu_load_file, "{}\n".format(gpu_load))
+
+
 def _power_lines(run, network, image, chain, inputs, reader):
     from .measure.power import idle_baseline, run_for, wait_until_idle
 
@@ -147,7 +155,11 @@ def _power_lines(run, network, image, chain, inputs, reader):
     idle = idle_baseline(run.recorder, reader, opts.idle_s)
     lines = []
     for index, (layer, arg) in enumerate(zip(chain.layers, inputs)):
-        t_start, t_end, iterations = run_for(layer, arg, boundary + duration + boundary, opts.device)
+        _tell_simulator(opts, 1)
+        try:
+            t_start, t_end, iterations = run_for(layer, arg, boundary + duration + boundary, opts.device)
+        finally:
+            _tell_simulator(opts, 0)
         run.recorder.wait_past(t_end)
         samples = reader.read(run.recorder.window(t_start, t_end, include_next=True), t_start, t_end, boundary)
         settled, settle_s = wait_until_idle(run.recorder, reader, idle["values"], opts.settle_timeout_s)
@@ -253,6 +265,8 @@ def run_layerwise(opts, source):
         finally:
             if run.recorder is not None:
                 run.recorder.stop()
+            if opts.gpu_load_file and os.path.exists(opts.gpu_load_file):
+                os.unlink(opts.gpu_load_file)
             if run.run_path is not None:
                 run.finish(status, reader.clocks if reader is not None else {})
     logger.info("done: %d files written, %d skipped (already there)", len(run.written), len(run.skipped))

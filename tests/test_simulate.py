@@ -87,3 +87,20 @@ def test_simulate_cli_unknown_board_is_one_line_error():
     assert result.returncode == 2
     assert result.stderr.startswith("ERROR: unknown board 'tx9'") and len(result.stderr.splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("board, rail", [("tx2", "VDD_SYS_GPU_mW"), ("orin", "VDD_CPU_GPU_CV_mW"),
+                                         ("xavier", "GPU_mW")])
+def test_gpu_load_file_drives_gr3d_and_the_gpu_rail(board, rail, tmp_path):
+    fake_proc(tmp_path, 0, 100)
+    load = tmp_path / "gpu_load"
+    sim = Simulator(board, seed=3, root=str(tmp_path), gpu_load_file=str(load))
+    idle = parse_line(sim.line())  # no file yet: idle GPU
+    load.write_text("1\n")
+    busy = parse_line(sim.line())
+    low, high = boards.BOARDS[board]["gpu_MHz"]
+    assert idle["GR3D_FREQ_util_pct"] == 0 and idle["GR3D_FREQ_freq_MHz"] == low
+    assert busy["GR3D_FREQ_util_pct"] == 100 and busy["GR3D_FREQ_freq_MHz"] == high
+    assert busy[rail] > idle[rail] + 1000
+    load.write_text("not a number")
+    assert parse_line(sim.line())["GR3D_FREQ_util_pct"] == 0

@@ -82,7 +82,9 @@ def options_from_args(args):
         eval_tgr=args.eval_tgr or both, tgr_params=split_list(args.tgr_params), tgr_interval_ms=args.tgr_interval,
         tgr_smpl_duration_s=args.tgr_smpl_duration, tgr_smpl_boundary_s=args.tgr_smpl_boundary,
         idle_s=args.idle_duration, settle_timeout_s=args.settle_timeout, output_root=args.output_root,
-        force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args))
+        force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args),
+        gpu_load_file=layout.simulator_gpu_load_file(args.output_root, args.mode)
+        if args.simulate and args.device == "cuda" else None)
 
 
 def main(argv):
@@ -96,7 +98,7 @@ def main(argv):
         for path, done in planned_files(opts):
             sys.stdout.write("{}\t{}\n".format("done" if done else "todo", path))
         return 0
-    source = source_from_args(args, args.tgr_interval) if opts.eval_tgr else None
+    source = source_from_args(args, args.tgr_interval, opts.gpu_load_file) if opts.eval_tgr else None
     run_layerwise(opts, source)
     return 0
 

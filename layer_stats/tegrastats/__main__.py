@@ -124,7 +124,7 @@ def _simulated_lines(simulator, period_s, count):
 
 
 def cmd_simulate(args):
-    simulator = Simulator(args.board, seed=args.seed)
+    simulator = Simulator(args.board, seed=args.seed, gpu_load_file=args.gpu_load_file)
     return _print_until_stopped(_simulated_lines(simulator, args.interval / 1000.0, args.count))
 
 
@@ -198,6 +198,8 @@ def build_parser():
     sim.add_argument("--interval", type=_positive(int), default=1000, help="ms between lines (default 1000)")
     sim.add_argument("--count", type=_positive(int), help="stop after N lines (default: never)")
     sim.add_argument("--seed", type=int, help="noise seed, for repeatable output")
+    sim.add_argument("--gpu_load_file", "--gpu-load-file", metavar="FILE",
+                     help="file holding the GPU load (0..1) to show, re-read every line (default: 0)")
     sim.set_defaults(func=cmd_simulate)
 
     rep = sub.add_parser("replay", help="print a recorded tegrastats log at its own pace")

@@ -9,7 +9,9 @@ Where the values come from (see also README "Simulated telemetry"):
 - RAM: used = MemTotal - MemAvailable of this host (clamped to the board's RAM),
   lfb from /proc/buddyinfo; SWAP from /proc/meminfo, omitted when the host
   has none (as tegrastats does).
-- GPU: this host has no Jetson GPU, so GR3D load is 0 and its clock at minimum.
+- GPU: this host has no Jetson GPU.  GR3D load is read from ``gpu_load_file``
+  (a number 0..1 that the layer runner writes while it runs work on CUDA),
+  else 0; its clock is the board's maximum while loaded, else its minimum.
 - Rails: ``idle + cpu_mW * cpu_load + gpu_mW * gpu_load`` per rail from the
   board table (``cpu_load`` = mean core load weighted by clock/max clock),
   times ``1 + N(0, 2%)`` noise; an input rail is ``(fixed + sum of rails) /
@@ -41,10 +43,11 @@ class Simulator(object):
     """Produces one tegrastats line per call of :meth:`line` for ``board``.
 
     ``root`` is the filesystem root for /proc and /sys (tests pass a fake
-    tree); ``seed`` makes the noise repeatable.
+    tree); ``seed`` makes the noise repeatable; ``gpu_load_file`` holds the GPU
+    load (0..1) to show, re-read for every line (missing or unreadable: 0).
     """
 
-    def __init__(self, board, seed=None, root="/"):
+    def __init__(self, board, seed=None, root="/", gpu_load_file=None):
         self.board = resolve_board(board)
         self.entry = BOARDS[self.board]
         self.sim = self.entry["sim"]
@@ -56,6 +59,7 @@ class Simulator(object):
         self._maxima = {}
         self._count = 0
         self._temp_C = None
+        self.gpu_load_file = gpu_load_file
 
     # -- model -------------------------------------------------------------
     def _cores(self):
@@ -75,6 +79,15 @@ class Simulator(object):
                 ratio = min(1.0, 1.25 * load)
             cores.append((load, int(round(max(low, min(high, low + (high - low) * ratio))))))
         return cores
+
+    def _gpu_load(self):
+        if not self.gpu_load_file:
+            return 0.0
+        try:
+            with open(self.gpu_load_file) as handle:
+                return max(0.0, min(1.0, float(handle.read().strip() or 0)))
+        except (IOError, OSError, ValueError):
+            return 0.0
 
     def _power(self, cpu_load, gpu_load):
         """rail -> mW, in the order tegrastats prints them."""
@@ -116,11 +129,12 @@ class Simulator(object):
             values.append(self._maxima[rail])
         return "{} {}".format(rail, "/".join("{}{}".format(v, unit) for v in values))
 
-    def _segments(self, cores, rails, temp_C):
+    def _segments(self, cores, rails, temp_C, gpu_load):
         entry, sim = self.entry, self.sim
         mem = read_meminfo(self.root)
         load = sum(c[0] for c in cores) / len(cores)
-        gpu_low = entry["gpu_MHz"][0]
+        gpu_pct = int(round(100 * gpu_load))
+        gpu_clock = entry["gpu_MHz"][1] if gpu_load > 0 else entry["gpu_MHz"][0]
         for part in sim["layout"]:
             if part == "ram":
                 used = (mem.get("MemTotal", 0) - mem.get("MemAvailable", mem.get("MemFree", 0))) // 1024
@@ -140,11 +154,11 @@ class Simulator(object):
             elif part == "gpu":
                 clock = sim["gpu_clock"]
                 if clock == "plain":
-                    yield "GR3D_FREQ 0%@{}".format(gpu_low)
+                    yield "GR3D_FREQ {}%@{}".format(gpu_pct, gpu_clock)
                 elif clock == "bracket":
-                    yield "GR3D_FREQ 0%@[{}]".format(",".join([str(gpu_low)] * sim["gpcs"]))
+                    yield "GR3D_FREQ {}%@[{}]".format(gpu_pct, ",".join([str(gpu_clock)] * sim["gpcs"]))
                 else:
-                    yield "GR3D_FREQ @[{}]".format(",".join([str(gpu_low)] * sim["gpcs"]))
+                    yield "GR3D_FREQ @[{}]".format(",".join([str(gpu_clock)] * sim["gpcs"]))
             elif part == "vic":
                 yield "VIC_FREQ {}".format(sim["vic_MHz"])
             elif part == "engines":
@@ -168,13 +182,14 @@ class Simulator(object):
         cores = self._cores()
         high = self.entry["cpu_MHz"][1]
         cpu_load = sum(u * (0.3 + 0.7 * f / float(high)) for u, f in cores) / len(cores)
-        rails = self._power(cpu_load, 0.0)
+        gpu_load = self._gpu_load()
+        rails = self._power(cpu_load, gpu_load)
         self._count += 1
         total = sum(mW for _, mW in rails)
         if "input" in self.sim:
             total = dict(rails)[self.sim["input"][0]]
         temp_C = self._temperature(total)
-        text = " ".join(self._segments(cores, rails, temp_C))
+        text = " ".join(self._segments(cores, rails, temp_C, gpu_load))
         if self.sim["timestamp"]:
             now = now or datetime.datetime.now()
             text = now.strftime("%m-%d-%Y %H:%M:%S ") + text

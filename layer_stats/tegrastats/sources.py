@@ -71,11 +71,14 @@ def tegrastats_source(interval_ms, binary=None):
     return Source("tegrastats", [path, "--interval", str(int(interval_ms))], None, path, True)
 
 
-def simulated_source(board, interval_ms, seed=None):
+def simulated_source(board, interval_ms, seed=None, gpu_load_file=None):
+    """The simulator for ``board``; with ``gpu_load_file`` its GPU load follows that file."""
     board = resolve_board(board)
     args = ["simulate", "--board", board, "--interval", int(interval_ms)]
     if seed is not None:
         args += ["--seed", seed]
+    if gpu_load_file:
+        args += ["--gpu_load_file", os.path.abspath(gpu_load_file)]
     return Source("simulated", _python_child(args), board, board, True)
 
 
@@ -111,10 +114,11 @@ def add_telemetry_args(parser, interval_default=None):
     return group
 
 
-def source_from_args(args, interval_ms):
-    """The :class:`Source` chosen by :func:`add_telemetry_args` options."""
+def source_from_args(args, interval_ms, gpu_load_file=None):
+    """The :class:`Source` chosen by :func:`add_telemetry_args` options; ``gpu_load_file``
+    is passed to the simulator (see :func:`simulated_source`)."""
     if getattr(args, "simulate", None):
-        return simulated_source(args.simulate, interval_ms, getattr(args, "sim_seed", None))
+        return simulated_source(args.simulate, interval_ms, getattr(args, "sim_seed", None), gpu_load_file)
     if getattr(args, "replay", None):
         return replay_source(args.replay, interval_ms, getattr(args, "replay_loop", False))
     return tegrastats_source(interval_ms, getattr(args, "tegrastats", None))
