@@ -18,15 +18,14 @@ import collections
 import logging
 import os
 
-from .clock import utc_now_iso
 from .dataset import layout
 from .dataset.raw import FORMAT_VERSION, write_lines
-from .errors import DnnStatsError, Interrupted
+from .errors import DnnStatsError
 from .fsutil import atomic_write
-from .lifecycle import stop_on_signals
-from .nvpmodel import check_mode, conf_block, query_mode
+from .nvpmodel import check_mode, query_mode
 from .progress import Progress
-from .runmeta import UNAVAILABLE, collect_all, collect_software, collect_telemetry
+from .runfile import RunFile, tracked_run
+from .runmeta import UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
@@ -76,45 +75,21 @@ class _Run(object):
         self.recorder, self.board, self.params = None, source.board if source else None, []
         self.written, self.skipped = [], []
         self.meta = {}
-        self.run_path = None
+        self.runfile = None
 
     # -- metadata -------------------------------------------------------------
     def begin(self, mode_status, queried):
         opts = self.opts
-        started = utc_now_iso()
-        base = layout.mode_dir(opts.output_root, opts.mode)
-        self.run_path = os.path.join(base, "run-{}.json".format(started.replace(":", "").replace("-", "")))
-        self.meta = collect_all(opts.sys_root)
-        self.meta.update(collect_software())
-        self.meta.update({
-            "format_version": FORMAT_VERSION, "kind": "layerwise", "status": "running",
-            "start": started, "end": None, "mode": opts.mode, "mode_check": mode_status,
-            "nvpmodel_mode": queried["id"] if queried else UNAVAILABLE,
-            "nvpmodel_name": (queried.get("name") or UNAVAILABLE) if queried else UNAVAILABLE,
-            "device": opts.device, "models": list(opts.models),
-            "images": [os.path.basename(p) for p in opts.images], "granularity": opts.granularity,
-            "args": opts.args or {}})
-        if self.source is None:
-            self.meta.update({"telemetry": "none", "telemetry_detail": UNAVAILABLE,
-                              "board": UNAVAILABLE, "simulated": False})
-        else:
-            self.meta.update(collect_telemetry(self.source, self.board or UNAVAILABLE))
-        self._save_meta()
-        block = conf_block(opts.mode, opts.sys_root)
-        if block is not None:
-            atomic_write(os.path.join(base, "Mode{}.conf".format(opts.mode)), block)
-        self.meta["nvpmodel_conf"] = "Mode{}.conf".format(opts.mode) if block else UNAVAILABLE
-
-    def _save_meta(self):
-        import json
-        atomic_write(self.run_path, json.dumps(self.meta, indent=1, sort_keys=True, default=str) + "\n")
+        self.runfile = RunFile(layout.mode_dir(opts.output_root, opts.mode), "layerwise", opts.mode, self.source,
+                               self.board, queried, mode_status, opts.sys_root)
+        self.meta = self.runfile.begin(
+            device=opts.device, models=list(opts.models), images=[os.path.basename(p) for p in opts.images],
+            granularity=opts.granularity, args=opts.args or {})
 
     def finish(self, status, clocks):
-        self.meta.update({"status": status, "end": utc_now_iso(), "board": self.board or UNAVAILABLE,
-                          "tgr_params": [p.name for p in self.params],
-                          "files_written": len(self.written), "files_skipped": len(self.skipped),
-                          "clocks_seen_MHz": {k: list(v) for k, v in sorted(clocks.items())}})
-        self._save_meta()
+        self.runfile.finish(status, board=self.board or UNAVAILABLE, tgr_params=[p.name for p in self.params],
+                            files_written=len(self.written), files_skipped=len(self.skipped),
+                            clocks_seen_MHz={k: list(v) for k, v in sorted(clocks.items())})
 
     # -- labels every raw line carries -------------------------------------------
     def label(self, network, image, layer, name):
@@ -243,31 +218,26 @@ def run_layerwise(opts, source):
     queried = query_mode()
     mode_status = check_mode(opts.mode, queried, opts.force_mode)
     run = _Run(opts, source)
-    status = "failed"
-    with stop_on_signals():
-        try:
-            reader = None
-            if opts.eval_tgr:
-                role = "gpu" if str(opts.device).startswith("cuda") else "cpu"
-                run.recorder, run.board, run.params = start_telemetry(source, [role], opts.tgr_params,
-                                                                      opts.sys_root)
-                reader = SampleReader(run.params)
-            run.begin(mode_status, queried)
-            progress = Progress("layer-wise Mode{} {}".format(opts.mode, opts.device),
-                                total=len(opts.models) * len(opts.images) * len(_kinds(opts)), unit="file")
-            for network in opts.models:
-                _measure_network(run, network, reader, progress)
-            progress.close()
-            status = "finished"
-        except BaseException as exc:
-            status = "interrupted" if isinstance(exc, (Interrupted, KeyboardInterrupt)) else "failed"
-            raise
-        finally:
-            if run.recorder is not None:
-                run.recorder.stop()
-            if opts.gpu_load_file and os.path.exists(opts.gpu_load_file):
-                os.unlink(opts.gpu_load_file)
-            if run.run_path is not None:
-                run.finish(status, reader.clocks if reader is not None else {})
+    state = {"reader": None}
+
+    def cleanup(status):
+        if run.recorder is not None:
+            run.recorder.stop()
+        if opts.gpu_load_file and os.path.exists(opts.gpu_load_file):
+            os.unlink(opts.gpu_load_file)
+        if run.runfile is not None:
+            run.finish(status, state["reader"].clocks if state["reader"] is not None else {})
+
+    with tracked_run(cleanup):
+        if opts.eval_tgr:
+            role = "gpu" if str(opts.device).startswith("cuda") else "cpu"
+            run.recorder, run.board, run.params = start_telemetry(source, [role], opts.tgr_params, opts.sys_root)
+            state["reader"] = SampleReader(run.params)
+        run.begin(mode_status, queried)
+        progress = Progress("layer-wise Mode{} {}".format(opts.mode, opts.device),
+                            total=len(opts.models) * len(opts.images) * len(_kinds(opts)), unit="file")
+        for network in opts.models:
+            _measure_network(run, network, state["reader"], progress)
+        progress.close()
     logger.info("done: %d files written, %d skipped (already there)", len(run.written), len(run.skipped))
     return run.meta

@@ -3,6 +3,7 @@ import glob
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -33,3 +34,33 @@ def cli(*args, **kwargs):
 @pytest.fixture
 def corpus():
     return corpus_files()
+
+
+def wait_for_files(pattern, proc, timeout_s=120):
+    """Paths matching ``pattern`` once some exist; fails if ``proc`` ends first or time runs out."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        found = glob.glob(pattern)
+        if found:
+            return found
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        time.sleep(0.05)
+    raise AssertionError("nothing matched " + pattern)
+
+
+def kill_after_first_file(argv, env, pattern):
+    """Start ``argv``, SIGKILL it as soon as a file matches ``pattern``; returns
+    ``{path: mtime_ns}`` of the files it had finished."""
+    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+    try:
+        wait_for_files(pattern, proc)
+    finally:
+        proc.kill()
+        proc.communicate()
+    return mtimes(glob.glob(pattern))
+
+
+def mtimes(paths):
+    """``{path: st_mtime_ns}``: compare before and after to prove files were not rewritten."""
+    return {path: os.stat(path).st_mtime_ns for path in paths}

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
-from conftest import ROOT  # noqa: E402
+from conftest import ROOT, kill_after_first_file, mtimes, wait_for_files  # noqa: E402
 from layer_stats.dataset.raw import in_core, read_lines  # noqa: E402
 
 GENERATOR = os.path.join(ROOT, "layer_stats", "rawDataGeneration", "PowerLatencyDatasetGenerator.py")
@@ -120,12 +120,11 @@ def test_processed_values_match_the_raw_files(simulated_run):
 
 
 def test_rerun_skips_finished_files(simulated_run):
-    files = glob.glob(os.path.join(simulated_run, "LayerStats", "Mode0", "cpu", "*", "*", "*.jsonl"))
-    before = {p: os.stat(p).st_mtime_ns for p in files}
+    before = mtimes(glob.glob(os.path.join(simulated_run, "LayerStats", "Mode0", "cpu", "*", "*", "*.jsonl")))
     done = generate(simulated_run, "--mode", "0", "--simulate", "tx2", "--models", "regnet_x_400mf",
                     "--imgs", "img1.jpg,img2.jpg", "--eval_tgr", "--eval_latency")
     assert done.returncode == 0, done.stderr
-    assert {p: os.stat(p).st_mtime_ns for p in files} == before
+    assert mtimes(before) == before
     assert done.stderr.count("skipping (finished by an earlier run)") == 4
 
 
@@ -169,33 +168,16 @@ def _start(root, *args):
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
 
 
-def _wait_for(pattern, proc, timeout_s=120):
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        found = glob.glob(pattern)
-        if found:
-            return found
-        assert proc.poll() is None, proc.communicate()[1][-2000:]
-        time.sleep(0.05)
-    raise AssertionError("nothing matched " + pattern)
-
-
 def test_resume_after_kill(tmp_path):
     root = str(tmp_path)
     args = ["--mode", "0", "--models", "mnasnet0_5,squeezenet1_0", "--imgs", "img1.jpg,img2.jpg", "--eval_latency",
             "--lt_smpl_count", "40"]
-    proc = _start(root, *args)
     pattern = os.path.join(root, "LayerStats", "Mode0", "cpu", "latency", "*", "*.jsonl")
-    try:
-        _wait_for(pattern, proc)
-    finally:
-        proc.kill()
-        proc.communicate()
-    finished = {p: os.stat(p).st_mtime_ns for p in glob.glob(pattern)}
+    finished = kill_after_first_file([sys.executable, GENERATOR, "--output_root", root] + QUICK + args, env(), pattern)
     assert 1 <= len(finished) < 4
     done = generate(root, *args)
     assert done.returncode == 0, done.stderr
-    assert {p: os.stat(p).st_mtime_ns for p in finished} == finished
+    assert mtimes(finished) == finished
     assert len(glob.glob(pattern)) == 4
     for path in glob.glob(pattern):
         assert len(read_lines(path)) in (20, 18)  # mnasnet0_5: 19 layers + model; squeezenet1_0: 17 + model
@@ -213,7 +195,7 @@ def test_signals_stop_cleanly(tmp_path, signum):
     proc = _start(root, "--mode", "0", "--models", "resnet18", "--imgs", "img1.jpg", "--simulate", "tx2",
                   "--sim_seed", str(seed), "--eval_tgr", "--tgr_smpl_duration", "5")
     try:
-        _wait_for(os.path.join(root, "LayerStats", "Mode0", "run-*.json"), proc)
+        wait_for_files(os.path.join(root, "LayerStats", "Mode0", "run-*.json"), proc)
         time.sleep(1.0)
         assert _simulators(seed)
         proc.send_signal(signum)

@@ -30,7 +30,7 @@ from ..errors import DnnStatsError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GRANULARITIES", "LayerChain", "block_units", "split_model", "chain_inputs", "run_chain",
+__all__ = ["GRANULARITIES", "LayerChain", "block_units", "split_model", "chain_inputs", "run_chain", "leaf_operations",
            "max_abs_diff"]
 
 GRANULARITIES = ("block", "fine")
@@ -230,3 +230,10 @@ def max_abs_diff(model, layers, x):
     if not isinstance(want, torch.Tensor) or not isinstance(got, torch.Tensor) or want.shape != got.shape:
         return float("inf")
     return float((want - got).abs().max().item())
+
+
+def leaf_operations(module):
+    """Leaf operations of ``module`` traced with torch.fx's default leaves: module calls,
+    functions and methods (alexnet: 22)."""
+    graph = _trace(module, ()).graph
+    return sum(1 for node in graph.nodes if node.op in ("call_module", "call_function", "call_method"))

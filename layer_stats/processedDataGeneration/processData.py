@@ -8,8 +8,6 @@ is) and ``LayerStats.csv``.  Corrupt or partial raw files are named and
 skipped.  Needs no torch.
 """
 import argparse
-import csv
-import io
 import json
 import logging
 import os
@@ -19,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 from layer_stats.cli import add_logging_args, run, setup_logging, split_list  # noqa: E402
 from layer_stats.dataset.process import collect, known_modes, mode_json, provenance, tidy_rows  # noqa: E402
+from layer_stats.dataset.table import csv_text  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import atomic_write  # noqa: E402
 
@@ -35,18 +34,6 @@ def _parser():
                         help="where processed files go (default <input_root>/Processed)")
     add_logging_args(parser)
     return parser
-
-
-def _csv_text(rows):
-    columns = []
-    for row in rows:
-        columns.extend(c for c in row if c not in columns)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    return out.getvalue()
 
 
 def main(argv):
@@ -82,7 +69,7 @@ def main(argv):
                      json.dumps(provenance(layers, mode), indent=1) + "\n")
         logger.info("wrote %s (%d networks)", path, len(data))
     rows = tidy_rows(layers, modes, params)
-    atomic_write(os.path.join(out_root, "LayerStats.csv"), _csv_text(rows))
+    atomic_write(os.path.join(out_root, "LayerStats.csv"), csv_text(rows))
     logger.info("wrote %s (%d rows)", os.path.join(out_root, "LayerStats.csv"), len(rows))
     if problems:
         sys.stderr.write("{} raw file(s) skipped as unreadable: {}\n".format(

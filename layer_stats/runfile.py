@@ -1,0 +1,93 @@
+"""The run file both generators write: ``run-<UTC start>.json`` next to the data, plus
+``Mode{m}.conf`` (the mode's block of /etc/nvpmodel.conf).
+
+It is written when the run starts (``status: running``) and rewritten when it
+ends (``finished``, ``interrupted`` or ``failed``, with the end time and
+whatever the runner adds), atomically both times.
+"""
+import contextlib
+import json
+import os
+
+from .clock import utc_now_iso
+from .errors import Interrupted
+from .fsutil import atomic_write
+from .lifecycle import stop_on_signals
+from .nvpmodel import conf_block
+from .runmeta import UNAVAILABLE, collect_all, collect_software, collect_telemetry
+
+__all__ = ["RunFile", "RUN_FORMAT_VERSION", "tracked_run"]
+
+#: Version of the run file's keys (1: first version).
+RUN_FORMAT_VERSION = 1
+
+
+class RunFile(object):
+    """``RunFile(folder, kind, mode, ...)``, then :meth:`begin` and :meth:`finish`.
+
+    ``source``: the telemetry Source (None when no telemetry runs); ``queried``:
+    :func:`layer_stats.nvpmodel.query_mode`'s result; ``mode_status``: what
+    :func:`layer_stats.nvpmodel.check_mode` returned.
+    """
+
+    def __init__(self, folder, kind, mode, source=None, board=None, queried=None, mode_status=UNAVAILABLE,
+                 sys_root="/"):
+        self.folder, self.kind, self.mode = folder, kind, mode
+        self.source, self.board, self.queried, self.mode_status = source, board, queried, mode_status
+        self.sys_root = sys_root
+        self.path = None
+        self.meta = {}
+
+    def begin(self, **extra):
+        """Collect the metadata, write the file with ``extra`` keys, save ``Mode{m}.conf``."""
+        started = utc_now_iso()
+        self.path = os.path.join(self.folder, "run-{}.json".format(started.replace(":", "").replace("-", "")))
+        queried = self.queried
+        meta = collect_all(self.sys_root)
+        meta.update(collect_software())
+        meta.update({"format_version": RUN_FORMAT_VERSION, "kind": self.kind, "status": "running",
+                     "start": started, "end": None, "mode": self.mode, "mode_check": self.mode_status,
+                     "nvpmodel_mode": queried["id"] if queried else UNAVAILABLE,
+                     "nvpmodel_name": (queried.get("name") or UNAVAILABLE) if queried else UNAVAILABLE})
+        if self.source is None:
+            meta.update({"telemetry": "none", "telemetry_detail": UNAVAILABLE, "board": UNAVAILABLE,
+                         "simulated": False})
+        else:
+            meta.update(collect_telemetry(self.source, self.board or UNAVAILABLE))
+        block = conf_block(self.mode, self.sys_root)
+        if block is not None:
+            atomic_write(os.path.join(self.folder, "Mode{}.conf".format(self.mode)), block)
+        meta["nvpmodel_conf"] = "Mode{}.conf".format(self.mode) if block else UNAVAILABLE
+        meta.update(extra)
+        self.meta = meta
+        self._save()
+        return meta
+
+    def finish(self, status, **extra):
+        """Rewrite the file with ``status``, the end time and ``extra`` keys."""
+        self.meta.update({"status": status, "end": utc_now_iso()})
+        self.meta.update(extra)
+        self._save()
+
+    @property
+    def name(self):
+        return os.path.basename(self.path) if self.path else None
+
+    def _save(self):
+        atomic_write(self.path, json.dumps(self.meta, indent=1, sort_keys=True, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def tracked_run(cleanup):
+    """Run the block with SIGINT/SIGTERM/SIGHUP raising :class:`Interrupted`, and call
+    ``cleanup(status)`` on every way out: ``finished``, ``interrupted`` or ``failed``."""
+    status = "failed"
+    with stop_on_signals():
+        try:
+            yield
+            status = "finished"
+        except (Interrupted, KeyboardInterrupt):
+            status = "interrupted"
+            raise
+        finally:
+            cleanup(status)
