@@ -4,15 +4,17 @@ import csv
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 
 import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("ptflops")
 
-from conftest import ROOT, kill_after_first_file, mtimes  # noqa: E402
+from conftest import ROOT, kill_after_first_file, mtimes, wait_for_files  # noqa: E402
 from layer_stats.tegrastats.parse import parse_line  # noqa: E402
 
 GENERATOR = os.path.join(ROOT, "multi_network_stats", "MappingDBGenerator.py")
@@ -95,6 +97,7 @@ def test_raw_files_follow_the_plan(run_root):
         for result in record["networks"].values():
             assert result["passes"] >= 1
             assert result["throughput_per_s"] == pytest.approx(result["passes"] / 1.0)
+            assert result["images_per_s"] == result["throughput_per_s"]  # batch size 1
             for stage in result["stages"]:
                 assert len(stage["inf_times_s"]) == len(stage["transfer_times_s"]) == stage["infCount"] == result["passes"]
 
@@ -244,6 +247,29 @@ def test_resume_after_kill_and_start_idx(tmp_path):
     assert [int(n.split("_Map")[1].split("_")[0]) for n in names] == [4, 5]
 
 
+def test_sigterm_stops_threads_and_telemetry(tmp_path):
+    import signal
+
+    root = str(tmp_path)
+    args = SMALL + ["--device_list", "cpu", "--smpl_duration", "20", "--sim_seed", "4242"]
+    proc = subprocess.Popen([sys.executable, GENERATOR, "--output_root", root] + args, env=env(), cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    try:
+        wait_for_files(os.path.join(root, "Multinet", "Mode1", "run-*.json"), proc)
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err
+    (run_file,) = glob.glob(os.path.join(root, "Multinet", "Mode1", "run-*.json"))
+    with open(run_file) as handle:
+        assert json.load(handle)["status"] == "interrupted"
+    assert not glob.glob(os.path.join(root, "Multinet", "Mode1", "*_class*.json"))
+    listing = subprocess.run(["ps", "-ww", "-eo", "args"], stdout=subprocess.PIPE, universal_newlines=True).stdout
+    assert "--seed 4242" not in listing
+
+
 def test_post_processing_skips_corrupt_files(tmp_path, run_root):
     import shutil
     source = os.path.join(run_root, "Multinet", "Mode1")
@@ -258,3 +284,31 @@ def test_post_processing_skips_corrupt_files(tmp_path, run_root):
     assert len(os.listdir(out)) == 5
     done = post("--tx2Modes", "3", "--input_file_root", os.path.join(str(tmp_path), "Multinet"))
     assert done.returncode == 2 and "no Mode3 folder" in done.stderr
+
+
+def _shape(value, levels=()):
+    """The structure of ``value`` with values replaced by type names, and dict keys at the
+    levels named in ``levels`` (network, device, stage) replaced by placeholders."""
+    if isinstance(value, dict):
+        placeholder = levels[0] if levels else None
+        items = [((placeholder or key), _shape(sub, levels[1:])) for key, sub in value.items()]
+        return ("dict", sorted(set((k, json.dumps(v)) for k, v in items)) if placeholder else items)
+    if isinstance(value, list):
+        return ("list", sorted(set(json.dumps(_shape(v)) for v in value)))
+    return type(value).__name__
+
+
+def test_processed_sample_has_the_seeds_golden_shape(run_root):
+    with open(os.path.join(ROOT, "tests", "fixtures", "seed", "multinet_sample_orin.json")) as handle:
+        golden = json.load(handle)
+    sample = _processed(run_root, "MultiNet_Map5_nm_2_set_0_classD.json")
+    if "SWAP" not in sample["Tegrastats"]:  # this host has no swap, and tegrastats prints none then
+        del golden["Tegrastats"]["SWAP"]
+    levels = {"mapping": ("<net>", "<stage>"), "stageSummary": ("<net>", "<device>"),
+              "ModelInfo": ("<net>", "<device>")}
+    assert list(sample) == list(golden)
+    for key in golden:
+        assert _shape(sample[key], levels.get(key, ())) == _shape(golden[key], levels.get(key, ())), key
+    for network in sample["ModelInfo"].values():
+        for info in network.values():
+            assert all(re.match(r"^\d+(\.\d+)?( [KMGT])?$", info[k]) for k in ("params", "macs", "flops"))

@@ -211,6 +211,7 @@ def csv_rows(records, processed):
                 ("stages", " ".join("{}:{}-{}".format(s["device"], s["first_layer"], s["last_layer"])
                                     for s in result["stages"])),
                 ("passes", result["passes"]), ("throughput_per_s", result["throughput_per_s"]),
+                ("images_per_s", result.get("images_per_s", result["throughput_per_s"])),
                 ("latency_per_pass_s", per_pass if result["passes"] else None),
                 ("alone_throughput_per_s", base),
                 ("slowdown", base / result["throughput_per_s"] if base and result["throughput_per_s"] else None),

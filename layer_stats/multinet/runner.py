@@ -5,7 +5,8 @@ Raw file (JSON, ``format_version`` :data:`FORMAT_VERSION`; 1: first version):
 ``index``, ``class``, ``k``, ``set``, ``file``, ``mapping``, ``samplingDuration``
 (s), ``Mode``, ``Device`` (the seed's board name), ``board``, ``telemetry``,
 ``run`` (the run file's name), ``window`` ({``t_start``, ``t_end``, ``settle_s``}),
-``networks`` ({network: {``image``, ``passes``, ``throughput_per_s``,
+``networks`` ({network: {``image``, ``batch_size``, ``passes``, ``throughput_per_s``
+(passes/s), ``images_per_s``,
 ``stages``: [{``key``, ``device``, ``first_layer``, ``last_layer``,
 ``infCount``, ``inf_times_s``, ``transfer_times_s``, ``modelinfo``}]}}) and
 ``tegrastats`` ({``interval_ms``, ``params`` (``--tgr_params``; empty: all),
@@ -98,11 +99,12 @@ class _Models(object):
         return load, records
 
 
-def _network_results(load, records, duration_s, image):
+def _network_results(load, records, duration_s, image, batch_size):
     for i, record in enumerate(records):
         record.update(infCount=load.passes, inf_times_s=load.inf[i], transfer_times_s=load.transfer[i])
-    return {"image": os.path.basename(image), "passes": load.passes,
-            "throughput_per_s": load.passes / float(duration_s), "stages": records}
+    return {"image": os.path.basename(image), "batch_size": batch_size, "passes": load.passes,
+            "throughput_per_s": load.passes / float(duration_s),
+            "images_per_s": load.passes * batch_size / float(duration_s), "stages": records}
 
 
 def _free_cuda():
@@ -141,7 +143,8 @@ class _Runner(object):
             samples = [{"t": round(s.t_mono, 6), "raw": s.raw}
                        for s in self.recorder.window(t_start, t_end, include_next=True)]
         networks = collections.OrderedDict(
-            (load.name, _network_results(load, records[load.name][0], duration, records[load.name][1]))
+            (load.name, _network_results(load, records[load.name][0], duration, records[load.name][1],
+                                         opts.batch_size))
             for load in loads)
         return collections.OrderedDict([
             ("format_version", FORMAT_VERSION), ("index", entry.index), ("class", entry.cls), ("k", entry.k),
