@@ -20,6 +20,7 @@ import os
 
 from .dataset import layout
 from .dataset.raw import FORMAT_VERSION, write_lines
+from .devices import check_devices
 from .errors import DnnStatsError
 from .fsutil import atomic_write
 from .nvpmodel import check_mode, query_mode
@@ -57,14 +58,6 @@ def planned_files(opts):
                 path = layout.raw_file(opts.output_root, opts.mode, opts.device, kind, network, image_key(image))
                 out.append((path, os.path.exists(path)))
     return out
-
-
-def _check_device(device):
-    import torch
-
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise DnnStatsError("--device cuda asked for, but this torch ({}) sees no CUDA GPU: use --device cpu, "
-                            "or install the board's CUDA-enabled torch wheel".format(torch.__version__))
 
 
 class _Run(object):
@@ -214,7 +207,7 @@ def run_layerwise(opts, source):
 
     if not (opts.eval_latency or opts.eval_tgr):
         raise DnnStatsError("nothing to measure: pass --eval_latency and/or --eval_tgr")
-    _check_device(opts.device)
+    check_devices([opts.device], "--device")
     queried = query_mode()
     mode_status = check_mode(opts.mode, queried, opts.force_mode)
     run = _Run(opts, source)

@@ -106,4 +106,7 @@ def collect_all(root="/"):
     meta.update(collect_software())
     meta.update(collect_host())
     meta["tegrastats_binary"] = shutil.which("tegrastats") or UNAVAILABLE
+    stand_ins = os.environ.get("DNN_STATS_TEST_DEVICES")
+    if stand_ins:
+        meta["test_device_stand_ins"] = stand_ins  # data from a test run, not from real devices
     return meta

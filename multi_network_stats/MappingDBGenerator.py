@@ -89,12 +89,12 @@ def plan_from_args(args):
     from layer_stats.models.registry import build_model, resolve_models
     from layer_stats.models.split import split_model
     from layer_stats.multinet.plan import PlanOptions, make_plan
-    from layer_stats.multinet.stages import check_devices
+    from layer_stats.devices import check_devices
 
     devices = [d.strip() for d in args.device_list.split(",") if d.strip()]
     if len(set(devices)) != len(devices) or not devices:
         raise DnnStatsError("--device_list {!r}: name each device once".format(args.device_list))
-    check_devices(devices, args.dry_run)
+    check_devices(devices, "--device_list", args.dry_run)
     priorities = _floats(args.device_priorities, "--device_priorities") if args.device_priorities else None
     for name in ("samples_per_set", "batch_size"):
         if getattr(args, name) < 1:

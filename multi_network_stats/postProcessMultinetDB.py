@@ -22,7 +22,8 @@ from layer_stats.dataset.raw import RawFileError  # noqa: E402
 from layer_stats.dataset.table import csv_text  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import atomic_write  # noqa: E402
-from layer_stats.multinet.postprocess import csv_rows, mode_dirs, raw_files, read_raw, sample_json  # noqa: E402
+from layer_stats.dataset.layout import mode_folders  # noqa: E402
+from layer_stats.multinet.postprocess import csv_rows, raw_files, read_raw, sample_json  # noqa: E402
 
 logger = logging.getLogger("layer_stats.postprocess")
 
@@ -90,7 +91,7 @@ def main(argv):
     if not os.path.isdir(args.input_file_root):
         raise DnnStatsError("input folder {!r} not found: pass --input_file_root (the generator's "
                             "<output_root>/Multinet)".format(args.input_file_root))
-    found = mode_dirs(args.input_file_root)
+    found = mode_folders(args.input_file_root)
     out_root = args.output_file_root or os.path.join(args.input_file_root, "Processed")
     problems, written = [], 0
     for device, mode in _wanted(args, found):

@@ -173,6 +173,7 @@ def test_run_file_records_the_run(run_root):
         meta = json.load(handle)
     assert meta["status"] == "finished" and meta["kind"] == "multinet" and meta["files_written"] == 6
     assert meta["mode_check"] == "match" and meta["telemetry"] == "simulated" and meta["flops_backend"] == "aten"
+    assert meta["test_device_stand_ins"] == "fakegpu=cpu"
     with open(os.path.join(run_root, "Multinet", "Mode1", "mapping.log")) as handle:
         assert "warm-up: running SingleNet_Map0_nm_1_set_0_classA.json once, not recorded" in handle.read()
 

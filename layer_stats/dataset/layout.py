@@ -16,7 +16,7 @@ import os
 import re
 
 __all__ = ["LAYER_DIR", "DEVICE_KEYS", "KINDS", "device_key", "layer_root", "mode_dir", "raw_file",
-           "iter_raw_files", "RawFileRef", "modes_found", "simulator_gpu_load_file"]
+           "iter_raw_files", "RawFileRef", "modes_found", "mode_folders", "simulator_gpu_load_file"]
 
 LAYER_DIR = "LayerStats"
 #: ``--device`` -> folder / JSON key.
@@ -54,14 +54,19 @@ def simulator_gpu_load_file(output_root, mode):
     return os.path.join(mode_dir(output_root, mode), ".simulated_gpu_load")
 
 
-def modes_found(input_root):
-    """Sorted mode numbers with a ``Mode{m}`` folder under ``<input_root>/LayerStats``."""
-    found = []
-    for path in glob.glob(os.path.join(layer_root(input_root), "Mode*")):
+def mode_folders(base):
+    """``{mode: path}`` of the ``Mode{m}`` folders directly under ``base``."""
+    found = {}
+    for path in glob.glob(os.path.join(base, "Mode*")):
         match = _MODE.match(os.path.basename(path))
         if match and os.path.isdir(path):
-            found.append(int(match.group(1)))
-    return sorted(found)
+            found[int(match.group(1))] = path
+    return found
+
+
+def modes_found(input_root):
+    """Sorted mode numbers with a ``Mode{m}`` folder under ``<input_root>/LayerStats``."""
+    return sorted(mode_folders(layer_root(input_root)))
 
 
 def iter_raw_files(input_root, modes=None):

@@ -18,7 +18,7 @@ import logging
 import math
 import statistics
 
-from .layout import iter_raw_files, modes_found
+from .layout import iter_raw_files
 from .raw import RawFileError, in_core, read_lines
 
 logger = logging.getLogger(__name__)
@@ -217,8 +217,3 @@ def provenance(layers, mode):
         ("simulated", "simulated" in telemetry), ("networks", sorted(networks)),
         ("note", "SIMULATED telemetry: power values come from the built-in simulator, not a Jetson"
          if "simulated" in telemetry else "")])
-
-
-def known_modes(input_root):
-    """Modes with raw data under ``input_root`` (re-exported for the script)."""
-    return modes_found(input_root)

@@ -16,8 +16,8 @@ import threading
 import time
 
 from ..clock import monotonic
+from ..devices import torch_device
 from ..measure.latency import synchronizer
-from .stages import torch_device
 
 logger = logging.getLogger(__name__)
 

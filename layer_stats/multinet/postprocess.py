@@ -15,7 +15,6 @@ mean latency per pass, and the slowdown against the class A run of the same
 network alone on the same device where that exists.
 """
 import collections
-import glob
 import json
 import os
 import re
@@ -220,13 +219,3 @@ def csv_rows(records, processed):
                 row[name.replace(" ", "_") + "_mW"] = value
             rows.append(row)
     return rows
-
-
-def mode_dirs(input_root):
-    """{mode: folder} of the ``Mode{m}`` folders under ``input_root``."""
-    found = {}
-    for path in glob.glob(os.path.join(input_root, "Mode*")):
-        match = re.match(r"^Mode(-?\d+)$", os.path.basename(path))
-        if match and os.path.isdir(path):
-            found[int(match.group(1))] = path
-    return found

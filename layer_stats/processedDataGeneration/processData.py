@@ -16,7 +16,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from layer_stats.cli import add_logging_args, run, setup_logging, split_list  # noqa: E402
-from layer_stats.dataset.process import collect, known_modes, mode_json, provenance, tidy_rows  # noqa: E402
+from layer_stats.dataset.layout import modes_found  # noqa: E402
+from layer_stats.dataset.process import collect, mode_json, provenance, tidy_rows  # noqa: E402
 from layer_stats.dataset.table import csv_text  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import atomic_write  # noqa: E402
@@ -42,7 +43,7 @@ def main(argv):
     if not os.path.isdir(args.input_root):
         raise DnnStatsError("input folder {!r} not found: pass --input_root (the generator's --output_root)".format(
             args.input_root))
-    found = known_modes(args.input_root)
+    found = modes_found(args.input_root)
     modes = args.modes if args.modes is not None else found
     missing = [m for m in modes if m not in found]
     if missing or not modes:
