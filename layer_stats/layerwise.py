@@ -22,11 +22,11 @@ from .dataset import layout
 from .dataset.raw import FORMAT_VERSION, write_lines
 from .devices import check_devices
 from .errors import DnnStatsError
-from .fsutil import atomic_write
 from .nvpmodel import check_mode, query_mode
 from .progress import Progress
 from .runfile import RunFile, tracked_run
 from .runmeta import UNAVAILABLE
+from .tegrastats.simulate import GpuLoadHint
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class _Run(object):
         self.written, self.skipped = [], []
         self.meta = {}
         self.runfile = None
+        self.gpu_hint = GpuLoadHint(opts.gpu_load_file)
 
     # -- metadata -------------------------------------------------------------
     def begin(self, mode_status, queried):
@@ -109,12 +110,6 @@ def _latency_lines(run, network, image, chain, inputs, model, model_input):
     return lines
 
 
-def _tell_simulator(opts, gpu_load):
-    """Let the simulator show ``gpu_load`` (0..1) while CUDA work runs (it cannot see the GPU)."""
-    if opts.gpu_load_file:
-        atomic_write(opts.gpu_load_file, "{}\n".format(gpu_load))
-
-
 def _power_lines(run, network, image, chain, inputs, reader):
     from .measure.power import idle_baseline, run_for, wait_until_idle
 
@@ -123,11 +118,8 @@ def _power_lines(run, network, image, chain, inputs, reader):
     idle = idle_baseline(run.recorder, reader, opts.idle_s)
     lines = []
     for index, (layer, arg) in enumerate(zip(chain.layers, inputs)):
-        _tell_simulator(opts, 1)
-        try:
+        with run.gpu_hint.busy():
             t_start, t_end, iterations = run_for(layer, arg, boundary + duration + boundary, opts.device)
-        finally:
-            _tell_simulator(opts, 0)
         run.recorder.wait_past(t_end)
         samples = reader.read(run.recorder.window(t_start, t_end, include_next=True), t_start, t_end, boundary)
         settled, settle_s = wait_until_idle(run.recorder, reader, idle["values"], opts.settle_timeout_s)
@@ -216,8 +208,7 @@ def run_layerwise(opts, source):
     def cleanup(status):
         if run.recorder is not None:
             run.recorder.stop()
-        if opts.gpu_load_file and os.path.exists(opts.gpu_load_file):
-            os.unlink(opts.gpu_load_file)
+        run.gpu_hint.remove()
         if run.runfile is not None:
             run.finish(status, state["reader"].clocks if state["reader"] is not None else {})
 

@@ -20,6 +20,7 @@ from layer_stats.cli import (add_logging_args, add_output_root_arg, add_tgr_args
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.tegrastats.boards import DEVICE_ALIASES  # noqa: E402
 from layer_stats.tegrastats.detect import board_from_model, read_model, resolve_board  # noqa: E402
+from layer_stats.tegrastats.simulate import GPU_LOAD_FILE  # noqa: E402
 from layer_stats.tegrastats.sources import add_telemetry_args, source_from_args  # noqa: E402
 
 logger = logging.getLogger("layer_stats.mapping")
@@ -145,13 +146,14 @@ def main(argv):
     if args.dry_run:
         _print_plan(plan, args)
         return 0
-    source = source_from_args(args, args.tgr_interval) if args.eval_tgr else None
+    hint = os.path.join(multinet_mode_dir(args.output_root, args.mode), GPU_LOAD_FILE) if args.simulate else None
+    source = source_from_args(args, args.tgr_interval, hint) if args.eval_tgr else None
     opts = MultinetOptions(
         plan=plan, mode=args.mode, images=images, batch_size=args.batch_size, smpl_duration_s=args.smpl_duration,
         boundary_s=args.tgr_smpl_boundary, eval_tgr=args.eval_tgr, tgr_params=split_list(args.tgr_params),
         tgr_interval_ms=args.tgr_interval, func_layer_count=args.funcLayerCount, warmup=args.warmup,
         start_idx=args.start_idx, output_root=args.output_root, device_name=device_name,
-        force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args))
+        force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args), gpu_load_file=hint)
     logger.info("board %s (%s), %d mappings planned", board or "unknown", device_name, len(plan))
     run_mappings(opts, source)
     return 0

@@ -89,6 +89,7 @@ def test_raw_files_follow_the_plan(run_root):
     assert sorted(raw) == sorted(["SingleNet_Map0_nm_1_set_0_classA.json", "SingleNet_Map1_nm_1_set_1_classA.json",
                                   "SingleNet_Map2_nm_1_set_2_classA.json", "SingleNet_Map3_nm_1_set_3_classA.json",
                                   "MultiNet_Map4_nm_2_set_0_classC.json", "MultiNet_Map5_nm_2_set_0_classD.json"])
+    assert not os.path.exists(os.path.join(run_root, "Multinet", "Mode1", ".simulated_gpu_load"))  # removed at the end
     for record in raw.values():
         assert record["telemetry"] == "simulated" and record["board"] == "orin" and record["Device"] == "Orin"
         assert len(record["tegrastats"]["samples"]) >= 10  # 50 ms interval over a 1 s window
@@ -150,6 +151,11 @@ def test_processed_sample_matches_the_raw_file_field_by_field(run_root):
                                                       for i in range(6)]
         assert tegra["EMC_FREQ"]["Frequencies"]["min"] == min(p["EMC_FREQ_freq_MHz"] for p in lines)
         assert tegra["NVDEC"] == "off" and tegra["APE"] == 200.0
+        on_gpu = any(s["device"] != "cpu" for r in record["networks"].values() for s in r["stages"])
+        if on_gpu:  # the runner tells the simulator when a stage runs off the CPU
+            assert tegra["GR3D_FREQ"]["Utilization"]["avg"] > 50
+        else:
+            assert tegra["GR3D_FREQ"]["Utilization"]["max"] == 0
 
 
 def test_mode_csv_has_throughput_and_slowdown(run_root):

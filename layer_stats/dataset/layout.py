@@ -16,7 +16,7 @@ import os
 import re
 
 __all__ = ["LAYER_DIR", "DEVICE_KEYS", "KINDS", "device_key", "layer_root", "mode_dir", "raw_file",
-           "iter_raw_files", "RawFileRef", "modes_found", "mode_folders", "simulator_gpu_load_file"]
+           "iter_raw_files", "RawFileRef", "modes_found", "mode_folders"]
 
 LAYER_DIR = "LayerStats"
 #: ``--device`` -> folder / JSON key.
@@ -47,11 +47,6 @@ def mode_dir(output_root, mode):
 def raw_file(output_root, mode, device, kind, network, image):
     """Path of the raw file for one (network, image) on ``device`` (cpu/cuda), ``kind`` power/latency."""
     return os.path.join(mode_dir(output_root, mode), device_key(device), kind, network, image + ".jsonl")
-
-
-def simulator_gpu_load_file(output_root, mode):
-    """Where a run on CUDA tells the simulator its GPU load (removed when the run ends)."""
-    return os.path.join(mode_dir(output_root, mode), ".simulated_gpu_load")
 
 
 def mode_folders(base):

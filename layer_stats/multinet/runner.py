@@ -13,6 +13,10 @@ Raw file (JSON, ``format_version`` :data:`FORMAT_VERSION`; 1: first version):
 ``samples``: [{``t``, ``raw``}]}: every line of the window and the first after
 it) or None without ``--eval_tgr``.
 
+With the simulator, every device but ``cpu`` counts as the GPU: while a
+mapping with such a stage runs, the simulator is told the GPU is fully loaded
+(:class:`~layer_stats.tegrastats.simulate.GpuLoadHint`).
+
 A mapping whose file exists is skipped, so rerunning the same command (same
 seed) goes on where it stopped; CUDA out-of-memory skips a mapping with a
 logged reason.
@@ -27,6 +31,7 @@ from ..fsutil import atomic_write
 from ..progress import Progress
 from ..runfile import RunFile, tracked_run
 from ..runmeta import UNAVAILABLE
+from ..tegrastats.simulate import GpuLoadHint
 from .plan import stage_bounds
 
 logger = logging.getLogger(__name__)
@@ -40,11 +45,13 @@ MULTINET_DIR = "Multinet"
 BUILD_S_PER_NET = 1.0
 
 #: ``plan``: list of PlannedMapping; ``layer_counts``: {model: block layers};
-#: ``images``: paths; ``device_name``: the seed's board name (Orin, Tx2, Xavier).
+#: ``images``: paths; ``device_name``: the seed's board name (Orin, Tx2, Xavier);
+#: ``gpu_load_file``: where to tell the simulator that GPU stages run (None: don't).
 MultinetOptions = collections.namedtuple("MultinetOptions", [
     "plan", "mode", "images", "batch_size", "smpl_duration_s", "boundary_s", "eval_tgr", "tgr_params",
     "tgr_interval_ms", "func_layer_count", "warmup", "start_idx", "output_root", "device_name",
-    "force_mode", "sys_root", "args"])
+    "force_mode", "sys_root", "args", "gpu_load_file"])
+MultinetOptions.__new__.__defaults__ = (None,)
 
 
 def multinet_mode_dir(output_root, mode):
@@ -121,6 +128,7 @@ class _Runner(object):
         self.models = _Models(opts)
         self.written, self.skipped, self.oom = [], [], []
         self.runfile = None
+        self.gpu_hint = GpuLoadHint(opts.gpu_load_file)
 
     def measure(self, entry, warm_only=False):
         """Run one mapping; returns its raw record (None for a warm-up)."""
@@ -134,7 +142,9 @@ class _Runner(object):
             loads.append(load)
             records[network] = (stage_records, image)
         duration = opts.smpl_duration_s
-        t_start, t_end = run_workload(loads, opts.boundary_s, duration)
+        on_gpu = any(stage.device != "cpu" for load in loads for stage in load.stages)
+        with self.gpu_hint.busy(1.0 if on_gpu else 0.0):
+            t_start, t_end = run_workload(loads, opts.boundary_s, duration)
         if warm_only:
             return None
         samples = None
@@ -193,6 +203,7 @@ def run_mappings(opts, source):
     def cleanup(status):
         if runner.recorder is not None:
             runner.recorder.stop()
+        runner.gpu_hint.remove()
         if runner.runfile is not None and runner.runfile.path:
             runner.runfile.finish(status, board=runner.board or UNAVAILABLE, tgr_params=[p.name for p in runner.params],
                                   files_written=len(runner.written), files_skipped=skipped,

@@ -17,6 +17,7 @@ from layer_stats.cli import (add_logging_args, add_output_root_arg, add_tgr_args
                              setup_logging, split_list)
 from layer_stats.dataset import layout  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
+from layer_stats.tegrastats.simulate import GPU_LOAD_FILE  # noqa: E402
 from layer_stats.tegrastats.sources import add_telemetry_args, source_from_args  # noqa: E402
 
 logger = logging.getLogger("layer_stats.generator")
@@ -83,7 +84,7 @@ def options_from_args(args):
         tgr_smpl_duration_s=args.tgr_smpl_duration, tgr_smpl_boundary_s=args.tgr_smpl_boundary,
         idle_s=args.idle_duration, settle_timeout_s=args.settle_timeout, output_root=args.output_root,
         force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args),
-        gpu_load_file=layout.simulator_gpu_load_file(args.output_root, args.mode)
+        gpu_load_file=os.path.join(layout.mode_dir(args.output_root, args.mode), GPU_LOAD_FILE)
         if args.simulate and args.device == "cuda" else None)
 
 

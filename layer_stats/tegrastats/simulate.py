@@ -22,16 +22,22 @@ Where the values come from (see also README "Simulated telemetry"):
 
 Every consumer labels what it records from here ``simulated``.
 """
+import contextlib
 import datetime
 import math
+import os
 import random
 import time
 
+from ..fsutil import atomic_write
 from .boards import BOARDS
 from .detect import resolve_board
 from .hostload import cpu_utilisation, largest_free_block, read_cpu_freqs, read_cpu_times, read_meminfo
 
-__all__ = ["Simulator"]
+__all__ = ["Simulator", "GpuLoadHint", "GPU_LOAD_FILE"]
+
+#: Name of the GPU-load file a run keeps in its output folder while it simulates.
+GPU_LOAD_FILE = ".simulated_gpu_load"
 
 _AMBIENT_C = 30.0
 _C_PER_W = 1.5
@@ -194,3 +200,33 @@ class Simulator(object):
             now = now or datetime.datetime.now()
             text = now.strftime("%m-%d-%Y %H:%M:%S ") + text
         return text
+
+
+class GpuLoadHint(object):
+    """The runner's side of ``gpu_load_file``: tells the simulator the GPU load while work runs.
+
+    ``path`` None makes every call a no-op (real tegrastats sees the GPU itself).
+    Runners keep the file in their output folder as :data:`GPU_LOAD_FILE` and
+    remove it at the end.
+    """
+
+    def __init__(self, path=None):
+        self.path = path
+
+    @contextlib.contextmanager
+    def busy(self, load=1.0):
+        """Show ``load`` (0..1) for the duration of the block, then 0."""
+        self._write(load)
+        try:
+            yield
+        finally:
+            self._write(0)
+
+    def _write(self, load):
+        if self.path:
+            atomic_write(self.path, "{}\n".format(load))
+
+    def remove(self):
+        """Delete the file (at the end of a run)."""
+        if self.path and os.path.exists(self.path):
+            os.unlink(self.path)
