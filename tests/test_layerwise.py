@@ -65,7 +65,8 @@ def test_raw_layout_and_lines(simulated_run):
         assert len(times) >= 10  # 20 ms default interval over a 0.5 s window
         for sample in line["samples"]:
             assert sample["boundary"] == (not in_core(sample["t"], line["t_start"], line["t_end"], 0.1))
-        assert line["idle"]["n"] >= 5 and line["settle_s"] >= 0
+        assert line["idle"]["n"] >= 5 and line["idle"]["lead_s"] == 0.4 and line["settle_s"] >= 0
+        assert line["idle"]["t_end"] < line["t_start"]
     latency = read_lines(os.path.join(base, "latency", "regnet_x_400mf", "img2.jsonl"))
     assert [line["layer"] for line in latency] == list(range(9)) + ["model"]
     assert all(len(line["samples_s"]) == 4 and min(line["samples_s"]) > 0 for line in latency)

@@ -15,8 +15,9 @@ Power line: ``format_version``, ``network``, ``image``, ``device``, ``layer``,
 ``t_start``/``t_end`` (monotonic s, the loop's start and end), ``boundary_s``,
 ``duration_s``, ``iterations`` (calls of the layer in the window),
 ``samples`` ([{``t``, ``boundary``, ``values``}], the whole window plus the
-first sample after it), ``idle`` ({``t_start``, ``t_end``, ``n``, ``values``:
-{key: mean}}, the baseline taken before the network), ``settle_s`` and
+first sample after it), ``idle`` ({``t_start``, ``t_end``, ``n``, ``lead_s``,
+``values``: {key: mean}}, the baseline taken before the network, after an
+unmeasured lead), ``settle_s`` and
 ``settled`` (the wait for power to return near idle after the layer).
 """
 import json

@@ -114,8 +114,12 @@ def _means(samples, keys):
     return {key: numeric_mean([s["values"].get(key) for s in samples]) for key in keys}
 
 
-def idle_baseline(recorder, reader, seconds):
-    """Sleep ``seconds`` and return ``{"t_start", "t_end", "n", "values": {key: mean}}``."""
+def idle_baseline(recorder, reader, seconds, lead_s=None):
+    """Wait ``lead_s`` (default ``min(1, seconds)``; not measured: clocks and power
+    fall after the model was built and its inputs computed), then sleep
+    ``seconds`` and return ``{"t_start", "t_end", "n", "lead_s", "values": {key: mean}}``."""
+    lead_s = min(1.0, seconds) if lead_s is None else lead_s
+    time.sleep(lead_s)
     t_start = monotonic()
     time.sleep(seconds)
     t_end = monotonic()
@@ -125,7 +129,7 @@ def idle_baseline(recorder, reader, seconds):
         raise TelemetryError("no tegrastats samples in a {:.1f} s idle window: is the interval longer "
                              "than the window? lower --tgr_interval".format(seconds))
     keys = [key for keys in reader.keys.values() for key in keys]
-    return {"t_start": round(t_start, 6), "t_end": round(t_end, 6), "n": len(samples),
+    return {"t_start": round(t_start, 6), "t_end": round(t_end, 6), "n": len(samples), "lead_s": lead_s,
             "values": _means(samples, keys)}
 
 

@@ -47,7 +47,7 @@ def _parser():
     tgr.add_argument("--tgr_smpl_duration", type=float, default=5.0,
                      help="measured seconds per layer, between the boundaries (default 5)")
     tgr.add_argument("--idle_duration", type=float, default=2.0,
-                     help="idle baseline before each network, s (default 2)")
+                     help="idle baseline before each network, s, after up to 1 s unmeasured (default 2)")
     tgr.add_argument("--settle_timeout", type=float, default=10.0,
                      help="longest wait for power to return near idle after a layer, s (default 10)")
     add_output_root_arg(parser)
