@@ -16,10 +16,11 @@ source, boards, simulated or not) go to the CSV and ``Mode{m}.provenance.json``.
 import collections
 import logging
 import math
-import statistics
+from statistics import median
 
 from .layout import iter_raw_files
 from .raw import RawFileError, in_core, read_lines
+from .stats import mean, numbers, std
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +48,6 @@ class _Layer(object):
         self.unsettled = 0
 
 
-def _numbers(values):
-    return [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-
-
 def _add_power(layer, record):
     core = [s for s in record.get("samples", [])
             if in_core(s["t"], record["t_start"], record["t_end"], record["boundary_s"])]
@@ -59,7 +56,7 @@ def _add_power(layer, record):
         for key in keys:
             if key not in known:
                 known.append(key)
-            layer.values.setdefault(key, []).extend(_numbers([s["values"].get(key) for s in core]))
+            layer.values.setdefault(key, []).extend(numbers([s["values"].get(key) for s in core]))
     for key, value in (record.get("idle") or {}).get("values", {}).items():
         if isinstance(value, (int, float)):
             layer.idle[key].append(value)
@@ -93,18 +90,10 @@ def collect(input_root, modes=None):
             layer.images.add(ref.image)
             layer.labels.add((record.get("telemetry", "unknown"), record.get("board", "unknown")))
             if ref.kind == "latency":
-                layer.latency.extend(_numbers(record["samples_s"]))
+                layer.latency.extend(numbers(record["samples_s"]))
             else:
                 _add_power(layer, record)
     return layers, problems
-
-
-def _mean(values):
-    return float(sum(values)) / len(values) if values else None
-
-
-def _std(values):
-    return statistics.stdev(values) if len(values) > 1 else (0.0 if values else None)
 
 
 def _layer_order(key):
@@ -113,7 +102,7 @@ def _layer_order(key):
 
 def _param_mean(layer, param):
     keys = layer.params[param]
-    means = [(key, _mean(layer.values.get(key, []))) for key in keys]
+    means = [(key, mean(layer.values.get(key, []))) for key in keys]
     if len(means) == 1:
         value = means[0][1]
         return round(value, 2) if value is not None else None
@@ -134,7 +123,7 @@ def mode_json(layers, mode, params=None):
         if chosen:
             device["power"][key.layer] = collections.OrderedDict((p, _param_mean(layer, p)) for p in chosen)
         if layer.latency:
-            device["latency"][key.layer] = _mean(layer.latency)
+            device["latency"][key.layer] = mean(layer.latency)
     for network in out.values():
         for device in network.values():
             for part in ("power", "latency"):
@@ -151,8 +140,8 @@ def _flags(layer, lat_mean, lat_std, power_keys):
         values = layer.values.get(key, [])
         if len(values) < FEW_SAMPLES:
             flags.append("few_samples:" + key)
-        mean, std = _mean(values), _std(values)
-        if mean and std is not None and std >= UNSTABLE_REL * mean:
+        avg, spread = mean(values), std(values)
+        if avg and spread is not None and spread >= UNSTABLE_REL * avg:
             flags.append("power_unstable:" + key)
     if layer.unsettled:
         flags.append("not_settled_after:{}".format(layer.unsettled))
@@ -161,17 +150,17 @@ def _flags(layer, lat_mean, lat_std, power_keys):
 
 def _power_columns(row, layer, key, lat_mean):
     values = layer.values.get(key, [])
-    mean, std = _mean(values), _std(values)
+    avg, spread = mean(values), std(values)
     if key.endswith("_mW"):
         rail = key[:-len("_mW")]
-        idle = _mean(layer.idle.get(key, []))
-        dynamic = mean - idle if mean is not None and idle is not None else None
-        row.update([(rail + "_mean_mW", mean), (rail + "_std_mW", std), (rail + "_n", len(values)),
+        idle = mean(layer.idle.get(key, []))
+        dynamic = avg - idle if avg is not None and idle is not None else None
+        row.update([(rail + "_mean_mW", avg), (rail + "_std_mW", spread), (rail + "_n", len(values)),
                     (rail + "_idle_mW", idle), (rail + "_dynamic_mW", dynamic),
-                    (rail + "_energy_mJ", mean * lat_mean if mean is not None and lat_mean else None),
+                    (rail + "_energy_mJ", avg * lat_mean if avg is not None and lat_mean else None),
                     (rail + "_dynamic_energy_mJ", dynamic * lat_mean if dynamic is not None and lat_mean else None)])
     else:
-        row.update([(key + "_mean", mean), (key + "_std", std), (key + "_n", len(values))])
+        row.update([(key + "_mean", avg), (key + "_std", spread), (key + "_n", len(values))])
 
 
 def tidy_rows(layers, modes=None, params=None):
@@ -182,14 +171,14 @@ def tidy_rows(layers, modes=None, params=None):
         if modes is not None and key.mode not in modes:
             continue
         layer = layers[key]
-        lat_mean, lat_std = _mean(layer.latency), _std(layer.latency)
+        lat_mean, lat_std = mean(layer.latency), std(layer.latency)
         telemetry = sorted({t for t, _ in layer.labels})
         boards = sorted({b for _, b in layer.labels})
         row = collections.OrderedDict([
             ("mode", key.mode), ("network", key.network), ("device", key.device), ("layer", key.layer),
             ("name", layer.name), ("telemetry", "+".join(telemetry)), ("board", "+".join(boards)),
             ("images", len(layer.images)), ("latency_mean_s", lat_mean),
-            ("latency_median_s", statistics.median(layer.latency) if layer.latency else None),
+            ("latency_median_s", median(layer.latency) if layer.latency else None),
             ("latency_std_s", lat_std), ("latency_n", len(layer.latency))])
         power_keys = []
         for param, keys in layer.params.items():

@@ -15,6 +15,7 @@ import time
 
 from ..clock import monotonic
 from ..dataset.raw import in_core
+from ..dataset.stats import mean
 from ..errors import TelemetryError
 from ..tegrastats.params import param_keys
 from ..tegrastats.parse import LineParser
@@ -22,18 +23,11 @@ from .latency import synchronizer
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SampleReader", "run_for", "idle_baseline", "wait_until_idle", "numeric_mean",
-           "IDLE_TOLERANCE_MW", "IDLE_TOLERANCE_REL"]
+__all__ = ["SampleReader", "run_for", "idle_baseline", "wait_until_idle", "IDLE_TOLERANCE_MW", "IDLE_TOLERANCE_REL"]
 
 #: Power counts as back to idle within max(IDLE_TOLERANCE_MW, IDLE_TOLERANCE_REL x idle).
 IDLE_TOLERANCE_MW = 50.0
 IDLE_TOLERANCE_REL = 0.10
-
-
-def numeric_mean(values):
-    """Mean of the int/float items of ``values`` (None, "off"... skipped); None if there are none."""
-    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    return float(sum(numbers)) / len(numbers) if numbers else None
 
 
 class SampleReader(object):
@@ -111,7 +105,7 @@ def run_for(fn, arg, seconds, device="cpu"):
 
 
 def _means(samples, keys):
-    return {key: numeric_mean([s["values"].get(key) for s in samples]) for key in keys}
+    return {key: mean([s["values"].get(key) for s in samples]) for key in keys}
 
 
 def idle_baseline(recorder, reader, seconds, lead_s=None):

@@ -20,6 +20,7 @@ import os
 import re
 
 from ..dataset.raw import RawFileError
+from ..dataset.stats import mean, numbers
 from ..tegrastats.boards import BOARDS
 from ..tegrastats.params import param_keys, resolve_params
 from ..tegrastats.parse import LineParser
@@ -59,16 +60,12 @@ def read_raw(path):
     return record
 
 
-def _mean(values):
-    return float(sum(values)) / len(values) if values else None
-
-
 def _stats(values, digits=2):
-    values = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    values = numbers(values)
     if not values:
         return None
     return collections.OrderedDict([("min", min(values)), ("max", max(values)),
-                                    ("avg", round(_mean(values), digits))])
+                                    ("avg", round(mean(values), digits))])
 
 
 def _per_core(samples, cores, unit):
@@ -102,19 +99,19 @@ def tegrastats_block(raw_lines, board, params=None):
         if allowed is not None and key not in allowed:
             continue
         if key in ("RAM_used_MB", "SWAP_used_MB"):
-            block[key.split("_")[0]] = round(_mean([s.get(key, 0) for s in samples]), 4)
+            block[key.split("_")[0]] = round(mean([s.get(key) for s in samples]), 4)
         elif _CORE.match(key):
             if "CPU" not in block:
                 block["CPU"] = collections.OrderedDict([("Utilization", _per_core(samples, cores, "util_pct")),
                                                         ("Frequencies", _per_core(samples, cores, "freq_MHz"))])
         elif key.startswith("temp_") and key.endswith("_C") and not key.endswith("_max_C"):
             name = key[len("temp_"):-len("_C")]
-            value = _mean([s[key] for s in samples if isinstance(s.get(key), (int, float))])
+            value = mean([s.get(key) for s in samples])
             if value is not None:
                 block[friendly.get(name.lower(), name + " Temperature")] = round(value, 4)
         elif key.endswith("_mW") and not key.endswith(("_avg_mW", "_max_mW")):
             rail = key[:-len("_mW")]
-            block[friendly.get(rail.lower(), rail)] = round(_mean([s.get(key, 0) for s in samples]), 4)
+            block[friendly.get(rail.lower(), rail)] = round(mean([s.get(key) for s in samples]), 4)
         else:
             _engine(block, key, samples)
     return block
@@ -158,8 +155,8 @@ def sample_json(record):
         summary[network], info[network] = collections.OrderedDict(), collections.OrderedDict()
         for device, stage in by_device.items():
             summary[network][device] = collections.OrderedDict([
-                ("infCount", stage["infCount"]), ("avgInfTime", _mean(stage["inf_times_s"])),
-                ("avgTransferTime", _mean(stage["transfer_times_s"]))])
+                ("infCount", stage["infCount"]), ("avgInfTime", mean(stage["inf_times_s"])),
+                ("avgTransferTime", mean(stage["transfer_times_s"]))])
             mi = stage.get("modelinfo") or {}
             entry = collections.OrderedDict()
             for key in ("params", "macs", "flops"):
@@ -201,8 +198,8 @@ def csv_rows(records, processed):
             devices = [s["device"] for s in result["stages"]]
             whole = len(set(devices)) == 1
             base = alone.get((network, devices[0])) if whole else None
-            per_pass = sum(_mean(s["inf_times_s"]) or 0.0 for s in result["stages"]) + \
-                sum(_mean(s["transfer_times_s"]) or 0.0 for s in result["stages"])
+            per_pass = sum(mean(s["inf_times_s"]) or 0.0 for s in result["stages"]) + \
+                sum(mean(s["transfer_times_s"]) or 0.0 for s in result["stages"])
             row = collections.OrderedDict([
                 ("mode", record["Mode"]), ("device", record["Device"]), ("file", record.get("file")),
                 ("class", record["class"]), ("k", record.get("k")), ("set", record.get("set")),

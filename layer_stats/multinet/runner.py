@@ -73,7 +73,10 @@ class _Models(object):
         self.backend = None
 
     def build(self, network, stages, image):
-        """``(NetworkLoad, stage_records)`` for one network of a mapping."""
+        """``(NetworkLoad, result)`` for one network of a mapping; ``result`` holds the
+        image and a record per stage (key, device, layers, model information)."""
+        import torch
+
         from ..models.inputs import load_batch
         from ..models.registry import build_model
         from ..models.split import chain_inputs, split_model
@@ -81,37 +84,32 @@ class _Models(object):
         from .modelinfo import flops_backend, stage_info
         from .stages import build_stages
 
-        model = build_model(network)
-        chain = split_model(model)
+        chain = split_model(build_model(network))
         batch = load_batch(image, self.opts.batch_size)
-        inputs, _ = chain_inputs(chain.layers, batch[:1])
-        if self.backend is None:
-            self.backend = flops_backend()
-        records = []
-        for first, last, device in stage_bounds(stages, len(chain.layers)):
-            key = (network, first, last)
-            if key not in self.info:
-                import torch
-                module = torch.nn.Sequential(*chain.layers[first:last + 1])
-                info = stage_info(module, inputs[first], self.backend,
-                                  chain.layers[first:last + 1] if self.opts.func_layer_count else ())
+        bounds = stage_bounds(stages, len(chain.layers))
+        missing = [(first, last) for first, last, _ in bounds if (network, first, last) not in self.info]
+        if missing:  # model information is counted on the CPU, once per (network, stage)
+            self.backend = self.backend or flops_backend()
+            inputs, _ = chain_inputs(chain.layers, batch[:1])
+            for first, last in missing:
+                layers = chain.layers[first:last + 1]
+                info = stage_info(torch.nn.Sequential(*layers), inputs[first], self.backend,
+                                  layers if self.opts.func_layer_count else ())
                 if not self.opts.func_layer_count:
                     info.pop("functionalLayerCount")
-                self.info[key] = info
-            records.append({"device": device, "first_layer": first, "last_layer": last,
-                            "modelinfo": dict(self.info[key])})
-        load = NetworkLoad(network, build_stages(chain, stages), batch)
-        for record, stage in zip(records, load.stages):
-            record["key"] = stage.key
-        return load, records
+                self.info[(network, first, last)] = info
+        records = [{"key": key, "device": device, "first_layer": first, "last_layer": last,
+                    "modelinfo": dict(self.info[(network, first, last)])}
+                   for key, (first, last, device) in zip(stages, bounds)]
+        return NetworkLoad(network, build_stages(chain, stages), batch), {"image": image, "stages": records}
 
 
-def _network_results(load, records, duration_s, image, batch_size):
-    for i, record in enumerate(records):
+def _network_results(load, result, duration_s, batch_size):
+    for i, record in enumerate(result["stages"]):
         record.update(infCount=load.passes, inf_times_s=load.inf[i], transfer_times_s=load.transfer[i])
-    return {"image": os.path.basename(image), "batch_size": batch_size, "passes": load.passes,
+    return {"image": os.path.basename(result["image"]), "batch_size": batch_size, "passes": load.passes,
             "throughput_per_s": load.passes / float(duration_s),
-            "images_per_s": load.passes * batch_size / float(duration_s), "stages": records}
+            "images_per_s": load.passes * batch_size / float(duration_s), "stages": result["stages"]}
 
 
 def _free_cuda():
@@ -126,7 +124,7 @@ class _Runner(object):
         self.opts, self.source = opts, source
         self.recorder, self.board, self.params = None, source.board if source else None, []
         self.models = _Models(opts)
-        self.written, self.skipped, self.oom = [], [], []
+        self.written, self.oom = [], []
         self.runfile = None
         self.gpu_hint = GpuLoadHint(opts.gpu_load_file)
 
@@ -135,12 +133,11 @@ class _Runner(object):
         from .execute import run_workload
 
         opts = self.opts
-        loads, records = [], {}
+        loads, results = [], []
         for position, (network, stages) in enumerate(entry.mapping.items()):
-            image = opts.images[position % len(opts.images)]
-            load, stage_records = self.models.build(network, stages, image)
+            load, result = self.models.build(network, stages, opts.images[position % len(opts.images)])
             loads.append(load)
-            records[network] = (stage_records, image)
+            results.append(result)
         duration = opts.smpl_duration_s
         on_gpu = any(stage.device != "cpu" for load in loads for stage in load.stages)
         with self.gpu_hint.busy(1.0 if on_gpu else 0.0):
@@ -152,10 +149,8 @@ class _Runner(object):
             self.recorder.wait_past(t_end)
             samples = [{"t": round(s.t_mono, 6), "raw": s.raw}
                        for s in self.recorder.window(t_start, t_end, include_next=True)]
-        networks = collections.OrderedDict(
-            (load.name, _network_results(load, records[load.name][0], duration, records[load.name][1],
-                                         opts.batch_size))
-            for load in loads)
+        networks = collections.OrderedDict((load.name, _network_results(load, result, duration, opts.batch_size))
+                                           for load, result in zip(loads, results))
         return collections.OrderedDict([
             ("format_version", FORMAT_VERSION), ("index", entry.index), ("class", entry.cls), ("k", entry.k),
             ("set", entry.set), ("file", entry.file), ("mapping", entry.mapping),
