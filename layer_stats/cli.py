@@ -3,17 +3,84 @@
 Scripts call :func:`run` with their ``main(argv)``; it turns the project's
 exceptions into one ``ERROR: ...`` line on stderr and an exit status (2 for
 a problem the user can fix, 128 + signal number when stopped by a signal).
+Their parsers are :class:`ArgumentParser`, whose errors are one such line too,
+and numeric options use :func:`number` / :func:`number_list` so every flag
+rejects NaN, infinities and out-of-range values with a message naming it.
 """
+import argparse
 import logging
+import math
 import os
 import sys
 
 from .errors import DnnStatsError, Interrupted
-from .fsutil import chown_to_invoker, ensure_dir
+from .fsutil import chown_to_invoker, ensure_dir, write_error
 
-__all__ = ["add_logging_args", "add_output_root_arg", "add_tgr_args", "split_list", "setup_logging", "run"]
+__all__ = ["ArgumentParser", "number", "number_list", "add_logging_args", "add_output_root_arg", "add_tgr_args",
+           "check_log_file", "split_list", "setup_logging", "run"]
 
 logger = logging.getLogger("layer_stats")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors raise :class:`DnnStatsError` (one ``ERROR:`` line
+    from :func:`run`, exit 2) instead of printing the usage block."""
+
+    def error(self, message):
+        raise DnnStatsError("{} (see {} --help)".format(message, self.prog))
+
+
+def _bounds_text(low, high, low_open, high_open):
+    parts = []
+    if low is not None:
+        parts.append("{} {:g}".format(">" if low_open else ">=", low))
+    if high is not None:
+        parts.append("{} {:g}".format("<" if high_open else "<=", high))
+    return " and ".join(parts)
+
+
+def number(kind=float, low=None, high=None, low_open=False, high_open=False, special=()):
+    """An argparse ``type=`` that accepts a finite ``kind`` (int or float) within bounds.
+
+    ``low``/``high``: inclusive bounds (exclusive with ``low_open``/``high_open``);
+    ``special``: values accepted whatever the bounds (e.g. ``-1`` for "no limit").
+    The error names the rule and the text given, e.g. ``must be a number > 0, got 'nan'``.
+    """
+    rule = _bounds_text(low, high, low_open, high_open)
+    what = "an integer" if kind is int else "a number"
+    if special:
+        rule = " or ".join(filter(None, [rule, " or ".join("{:g}".format(v) for v in special)]))
+    message = "must be {}{}".format(what, " " + rule if rule else "")
+
+    def parse(text):
+        try:
+            value = kind(str(text).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError("{}, got {!r}".format(message, text))
+        if value in special:
+            return value
+        if (isinstance(value, float) and not math.isfinite(value)) or \
+                (low is not None and (value <= low if low_open else value < low)) or \
+                (high is not None and (value >= high if high_open else value > high)):
+            raise argparse.ArgumentTypeError("{}, got {!r}".format(message, text))
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def number_list(kind=float, **bounds):
+    """An argparse ``type=`` for a comma-separated list of :func:`number` values (at least one)."""
+    one = number(kind, **bounds)
+
+    def parse(text):
+        parts = [part for part in str(text).split(",") if part.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError("give comma-separated numbers, got {!r}".format(text))
+        return [one(part) for part in parts]
+
+    parse.__name__ = "number list"
+    return parse
 
 
 def add_logging_args(parser, log_file_default=None):
@@ -25,6 +92,17 @@ def add_logging_args(parser, log_file_default=None):
 def add_output_root_arg(parser, default="Dataset"):
     parser.add_argument("--output_root", "--output-root", default=default,
                         help="folder every output goes under (default {})".format(default))
+
+
+def check_log_file(log_file, inputs, data_root):
+    """Refuse a ``--log_file`` that is one of the run's ``inputs`` (paths) or would write
+    over a data file (``.json``, ``.jsonl``, ``.conf``) under ``data_root``."""
+    log = os.path.realpath(log_file)
+    if any(os.path.realpath(path) == log for path in inputs if path):
+        raise DnnStatsError("--log_file {} is also an input of the run: name another file".format(log_file))
+    root = os.path.realpath(data_root)
+    if log.startswith(root + os.sep) and log.endswith((".json", ".jsonl", ".conf")):
+        raise DnnStatsError("--log_file {} would write into the dataset's files: name a .log file".format(log_file))
 
 
 def split_list(values):
@@ -48,12 +126,29 @@ def add_tgr_args(parser, interval_ms, boundary_s):
                        help="tegrastats parameters to keep, raw or friendly names, space- or comma-separated "
                             "(default: the board's rail for the device; list: python3 -m layer_stats.tegrastats "
                             "params --board B)")
-    group.add_argument("--tgr_interval", type=int, default=interval_ms,
+    group.add_argument("--tgr_interval", type=number(int, low=1), default=interval_ms,
                        help="tegrastats sampling interval, ms (default {})".format(interval_ms))
-    group.add_argument("--tgr_smpl_boundary", "--tgr_smpl_boundry", dest="tgr_smpl_boundary", type=float,
+    group.add_argument("--tgr_smpl_boundary", "--tgr_smpl_boundry", dest="tgr_smpl_boundary", type=number(low=0),
                        default=boundary_s, help="settling time before and after each measured window, s "
                                                 "(default {:g}; both spellings work)".format(boundary_s))
     return group
+
+
+class _LogFile(logging.FileHandler):
+    """A log file that, when it cannot be written (a full disk), says so once on stderr
+    and stops, instead of logging's traceback for every record."""
+
+    def handleError(self, record):
+        if self.stream is not None:
+            error = sys.exc_info()[1]
+            sys.stderr.write("WARNING: cannot write the log file {} ({}): going on without it\n".format(
+                self.baseFilename, getattr(error, "strerror", None) or error))
+            logging.getLogger().removeHandler(self)
+            try:
+                self.close()
+            except OSError:
+                pass
+            self.stream = None
 
 
 def setup_logging(level="INFO", log_file=None):
@@ -62,7 +157,10 @@ def setup_logging(level="INFO", log_file=None):
     if log_file:
         folder = os.path.dirname(os.path.abspath(log_file))
         ensure_dir(folder)
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        try:
+            handlers.append(_LogFile(log_file, encoding="utf-8"))
+        except OSError as exc:
+            raise write_error(log_file, exc, "--log_file")
         chown_to_invoker(log_file)
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -75,17 +173,25 @@ def setup_logging(level="INFO", log_file=None):
 
 
 def run(main, argv=None):
-    """Call ``main(argv)`` and exit with its status, reporting errors on one line."""
+    """Call ``main(argv)`` and exit with its status, reporting errors on one line.
+
+    :class:`Interrupted` -> ``stopped: SIGTERM`` and ``128 + signum``; Ctrl-C
+    outside :func:`~layer_stats.lifecycle.stop_on_signals` -> ``stopped: SIGINT``, 130;
+    :class:`DnnStatsError` -> ``ERROR: message`` (newlines folded), 2; a closed
+    stdout (``| head``) -> 0.
+    """
     try:
         status = main(sys.argv[1:] if argv is None else argv)
-    except Interrupted as exc:
-        sys.stderr.write("stopped: {}\n".format(exc))
+    except Interrupted as exc:  # a BaseException: no library handler on the way could keep it
+        # Built from the signal, never from str() or args, which wrappers may have extended.
+        sys.stderr.write("stopped: {}\n".format(exc.signame))
         status = 128 + exc.signum
     except KeyboardInterrupt:
         sys.stderr.write("stopped: SIGINT\n")
         status = 130
     except DnnStatsError as exc:
-        sys.stderr.write("ERROR: {}\n".format(exc))
+        # One line whatever the message quotes (a raw tegrastats line, a path with a newline).
+        sys.stderr.write("ERROR: {}\n".format(" ".join(str(exc).splitlines())))
         status = 2
     except BrokenPipeError:
         status = 0

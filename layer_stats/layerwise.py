@@ -4,24 +4,31 @@ per layer, written as raw files under ``<output_root>/LayerStats/Mode{m}/``.
 :func:`run_layerwise` takes a :class:`LayerwiseOptions` and a telemetry
 :class:`~layer_stats.tegrastats.sources.Source`.  Order of work:
 
-1. check the options, the models, the images and the mode (``nvpmodel -q``);
+1. check the options, the models, the images (decoded once), the weights, the
+   files already there and the mode (``nvpmodel -q``), and that the output
+   root is writable and no other run holds it (:class:`~.fsutil.OutputLock`);
 2. write ``run-<UTC start>.json`` (status ``running``) and ``Mode{m}.conf``;
 3. start one recorder for the whole run (``eval_tgr`` only);
 4. per network: build, split, move to the device; per image: preprocess
    once, compute every layer's input once, then latency and power files;
 5. rewrite the run file with the end time, status and the clocks seen.
 
-A raw file that exists is finished (files appear atomically) and is skipped,
-so rerunning the same command resumes; an unfinished file is redone.
+Files appear atomically, so rerunning the same command resumes: a raw file
+that exists and reads as a finished file is skipped; one that does not
+(truncated or corrupt by hand or by a full disk) is set aside as
+``NAME.jsonl.corrupt`` and measured again; one measured with other settings
+(device, granularity, batch size) stops the run before it measures anything,
+since its lines would mix with this run's.
 """
 import collections
 import logging
 import os
 
 from .dataset import layout
-from .dataset.raw import FORMAT_VERSION, write_lines
+from .dataset.raw import FORMAT_VERSION, RUN_SETTINGS, check_file, write_lines
 from .devices import check_devices
 from .errors import DnnStatsError
+from .fsutil import OutputLock, check_writable, set_aside
 from .nvpmodel import check_mode, query_mode
 from .progress import Progress
 from .runfile import RunFile, tracked_run
@@ -48,7 +55,9 @@ def _kinds(opts):
 
 
 def planned_files(opts):
-    """Every raw file path the run would write, in order, and whether it exists."""
+    """``[(path, kind, network, image, state)]`` for every raw file the run would write, in
+    order; ``state`` is ``todo``, ``done`` (a finished file is there) or ``redo`` (the file
+    there is corrupt).  Raises DnnStatsError naming a file measured with other settings."""
     from .models.inputs import image_key
 
     out = []
@@ -56,8 +65,44 @@ def planned_files(opts):
         for image in opts.images:
             for kind in _kinds(opts):
                 path = layout.raw_file(opts.output_root, opts.mode, opts.device, kind, network, image_key(image))
-                out.append((path, os.path.exists(path)))
+                out.append((path, kind, network, image, _state(path, kind, opts)))
     return out
+
+
+def _state(path, kind, opts):
+    if not os.path.exists(path):
+        return "todo"
+    expect = dict(zip(RUN_SETTINGS, (opts.device, opts.granularity, opts.batch_size)))
+    state, why = check_file(path, kind, expect)
+    if state == "mismatch":
+        raise DnnStatsError("{}: it was measured with other settings; pass another --output_root, or move that "
+                            "file away to measure it again".format(why))
+    if state == "corrupt":
+        logger.warning("%s (will be set aside and measured again)", why)
+        return "redo"
+    return "done"
+
+
+def check_options(opts, dry_run=False):
+    """Raise DnnStatsError for options that cannot give a complete dataset, before any
+    measuring: nothing to measure, an unusable device (not checked for a ``dry_run``),
+    a telemetry interval longer than a window, an unreadable image, missing weights."""
+    from .models.inputs import check_images
+
+    if not (opts.eval_latency or opts.eval_tgr):
+        raise DnnStatsError("nothing to measure: pass --eval_latency and/or --eval_tgr")
+    if not opts.models:
+        raise DnnStatsError("no models to measure: pass --models a,b, 'all', or leave it out for AvailableModel.txt")
+    check_devices([opts.device], "--device", dry_run)
+    if opts.eval_tgr:
+        from .tegrastats.session import check_interval
+        check_interval(opts.tgr_interval_ms, (("--tgr_smpl_duration", opts.tgr_smpl_duration_s),
+                                              ("--idle_duration", opts.idle_s)))
+    check_images(opts.images)
+    if opts.weights is not None and str(opts.weights).upper() != "DEFAULT":
+        from .models.registry import weights_file
+        for network in opts.models:
+            weights_file(network, str(opts.weights))
 
 
 class _Run(object):
@@ -65,7 +110,7 @@ class _Run(object):
 
     def __init__(self, opts, source):
         self.opts, self.source = opts, source
-        self.recorder, self.board, self.params = None, source.board if source else None, []
+        self.recorder, self.reader, self.board, self.params = None, None, source.board if source else None, []
         self.written, self.skipped = [], []
         self.meta = {}
         self.runfile = None
@@ -150,38 +195,39 @@ def _prepare(opts, network):
     return model, chain
 
 
-def _measure_network(run, network, reader, progress):
+def _measure_network(run, network, planned, progress):
+    """Measure the ``planned`` files (``planned_files`` entries) of ``network``."""
     from .models.inputs import image_key, load_batch
     from .models.split import chain_inputs
 
     opts = run.opts
     todo = []
-    for image in opts.images:
-        for kind in _kinds(opts):
-            path = layout.raw_file(opts.output_root, opts.mode, opts.device, kind, network, image_key(image))
-            if os.path.exists(path):
-                logger.info("%s exists: skipping (finished by an earlier run)", path)
-                run.skipped.append(path)
-                progress.update()
-            else:
-                todo.append((image, kind, path))
+    for path, kind, _, image, state in planned:
+        if state == "done":
+            logger.info("%s exists: skipping (finished by an earlier run)", path)
+            run.skipped.append(path)
+            progress.update()
+        else:
+            todo.append((image, kind, path, state))
     if not todo:
         return
     model, chain = _prepare(opts, network)
     logger.info("%s: %d layers (%s)", network, len(chain.layers), opts.granularity)
     for image in opts.images:
-        kinds = [(kind, path) for img, kind, path in todo if img == image]
+        kinds = [(kind, path, state) for img, kind, path, state in todo if img == image]
         if not kinds:
             continue
         batch = load_batch(image, opts.batch_size).to(opts.device)
         inputs, _ = chain_inputs(chain.layers, batch)
         key = image_key(image)
-        for kind, path in kinds:
+        for kind, path, state in kinds:
             logger.info("%s %s %s: measuring %s", network, key, opts.device, kind)
             if kind == "latency":
                 lines = _latency_lines(run, network, key, chain, inputs, model, batch)
             else:
-                lines = _power_lines(run, network, key, chain, inputs, reader)
+                lines = _power_lines(run, network, key, chain, inputs, run.reader)
+            if state == "redo" and os.path.exists(path):
+                logger.warning("%s set aside as %s", path, os.path.basename(set_aside(path)))
             write_lines(path, lines)
             run.written.append(path)
             progress.update()
@@ -190,38 +236,40 @@ def _measure_network(run, network, reader, progress):
 def run_layerwise(opts, source):
     """Run the layer-wise measurements; returns the run metadata dict.
 
-    Raises DnnStatsError for bad options or a mode mismatch, TelemetryError if
-    the telemetry child fails, Interrupted on SIGINT/SIGTERM/SIGHUP (after the
-    run file is marked ``interrupted`` and the recorder stopped).
+    Raises DnnStatsError for bad options (see :func:`check_options`), files of
+    other settings already there, an output root that is not writable or held by
+    another run, or a mode mismatch; TelemetryError if the telemetry child fails;
+    Interrupted on SIGINT/SIGTERM/SIGHUP (after the run file is marked
+    ``interrupted`` and the recorder stopped).
     """
     from .measure.power import SampleReader
     from .tegrastats.session import start_telemetry
 
-    if not (opts.eval_latency or opts.eval_tgr):
-        raise DnnStatsError("nothing to measure: pass --eval_latency and/or --eval_tgr")
-    check_devices([opts.device], "--device")
-    queried = query_mode()
-    mode_status = check_mode(opts.mode, queried, opts.force_mode)
-    run = _Run(opts, source)
-    state = {"reader": None}
+    check_options(opts)
+    check_writable(opts.output_root)
+    with OutputLock(opts.output_root):
+        plan = planned_files(opts)
+        queried = query_mode()
+        mode_status = check_mode(opts.mode, queried, opts.force_mode)
+        run = _Run(opts, source)
 
-    def cleanup(status):
-        if run.recorder is not None:
-            run.recorder.stop()
-        run.gpu_hint.remove()
-        if run.runfile is not None:
-            run.finish(status, state["reader"].clocks if state["reader"] is not None else {})
+        def cleanup(status):
+            if run.recorder is not None:
+                run.recorder.stop()
+            run.gpu_hint.remove()
+            if run.runfile is not None:
+                run.finish(status, run.reader.clocks if run.reader is not None else {})
 
-    with tracked_run(cleanup):
-        if opts.eval_tgr:
-            role = "gpu" if str(opts.device).startswith("cuda") else "cpu"
-            run.recorder, run.board, run.params = start_telemetry(source, [role], opts.tgr_params, opts.sys_root)
-            state["reader"] = SampleReader(run.params)
-        run.begin(mode_status, queried)
-        progress = Progress("layer-wise Mode{} {}".format(opts.mode, opts.device),
-                            total=len(opts.models) * len(opts.images) * len(_kinds(opts)), unit="file")
-        for network in opts.models:
-            _measure_network(run, network, state["reader"], progress)
-        progress.close()
+        with tracked_run(cleanup):
+            if opts.eval_tgr:
+                role = "gpu" if str(opts.device).startswith("cuda") else "cpu"
+                run.recorder, run.board, run.params = start_telemetry(source, [role], opts.tgr_params,
+                                                                      opts.sys_root)
+                run.reader = SampleReader(run.params)
+            run.begin(mode_status, queried)
+            progress = Progress("layer-wise Mode{} {}".format(opts.mode, opts.device), total=len(plan), unit="file")
+            for network in opts.models:
+                _measure_network(run, network, [entry for entry in plan if entry[2] == network], progress)
+            progress.close()
     logger.info("done: %d files written, %d skipped (already there)", len(run.written), len(run.skipped))
     return run.meta

@@ -10,16 +10,28 @@ logger = logging.getLogger(__name__)
 __all__ = ["Progress"]
 
 
+def _duration(seconds):
+    """``42 s``, ``7.5 min``, ``3.2 h``."""
+    if seconds < 120:
+        return "{:.0f} s".format(seconds)
+    if seconds < 7200:
+        return "{:.1f} min".format(seconds / 60.0)
+    return "{:.1f} h".format(seconds / 3600.0)
+
+
 class Progress(object):
     """``update(n)`` as work advances; ``close()`` at the end.
 
     ``total`` may be None (open-ended).  Off a terminal, logs one line every
-    ``every_s`` seconds with the count, the rate and, with a total, the share done.
+    ``every_s`` seconds with the count, the rate (``s/unit`` when slower than one
+    unit a second) and, with a total, the share done; :meth:`close` adds a last
+    line unless the count has not moved since the previous one.
     """
 
     def __init__(self, desc, total=None, unit="it", every_s=30.0, stream=None):
         self.desc, self.total, self.unit, self.every_s = desc, total, unit, every_s
         self.count = 0
+        self._logged = None
         self._start = self._last = monotonic()
         self._bar = None
         stream = stream or sys.stderr
@@ -38,18 +50,31 @@ class Progress(object):
         now = monotonic()
         if now - self._last >= self.every_s:
             self._last = now
-            logger.info("%s", self.format(now))
+            self._log(now)
+
+    def _log(self, now=None):
+        self._logged = self.count
+        logger.info("%s", self.format(now))
 
     def format(self, now=None):
         """One plain-text progress line."""
         elapsed = (now or monotonic()) - self._start
-        rate = self.count / elapsed if elapsed > 0 else 0.0
         done = " of {} ({:.0%})".format(self.total, self.count / float(self.total)) if self.total else ""
-        return "{}: {} {}{} in {:.0f} s ({:.1f} {}/s)".format(
-            self.desc, self.count, self.unit, done, elapsed, rate, self.unit)
+        left = ""
+        if self.total and 0 < self.count < self.total:
+            left = ", about {} left".format(_duration((self.total - self.count) * elapsed / self.count))
+        return "{}: {} {}{} in {} ({}{})".format(self.desc, self.count, self.unit, done, _duration(elapsed),
+                                                 self._rate(elapsed), left)
+
+    def _rate(self, elapsed):
+        if not self.count:
+            return "no {} yet".format(self.unit)
+        if self.count >= elapsed:
+            return "{:.1f} {}/s".format(self.count / elapsed if elapsed > 0 else float(self.count), self.unit)
+        return "{:.1f} s/{}".format(elapsed / self.count, self.unit)
 
     def close(self):
         if self._bar is not None:
             self._bar.close()
-        else:
-            logger.info("%s", self.format())
+        elif self._logged != self.count:
+            self._log()

@@ -41,7 +41,7 @@ class RunFile(object):
     def begin(self, **extra):
         """Collect the metadata, write the file with ``extra`` keys, save ``Mode{m}.conf``."""
         started = utc_now_iso()
-        self.path = os.path.join(self.folder, "run-{}.json".format(started.replace(":", "").replace("-", "")))
+        self.path = _free_name(os.path.join(self.folder, "run-{}".format(started.replace(":", "").replace("-", ""))))
         queried = self.queried
         meta = collect_all(self.sys_root)
         meta.update(collect_software())
@@ -77,10 +77,29 @@ class RunFile(object):
         atomic_write(self.path, json.dumps(self.meta, indent=1, sort_keys=True, default=str) + "\n")
 
 
+def _free_name(stem):
+    """``stem.json``, or ``stem-2.json``, ... when a run started in the same second left one."""
+    path, number = stem + ".json", 1
+    while os.path.exists(path):
+        number += 1
+        path = "{}-{}.json".format(stem, number)
+    return path
+
+
 @contextlib.contextmanager
 def tracked_run(cleanup):
     """Run the block with SIGINT/SIGTERM/SIGHUP raising :class:`Interrupted`, and call
-    ``cleanup(status)`` on every way out: ``finished``, ``interrupted`` or ``failed``."""
+    ``cleanup(status)`` on every way out: ``finished``, ``interrupted`` or ``failed``.
+
+    The cleanup runs whole: stop signals that come during it are held, and raised
+    as :class:`Interrupted` after it when the block had finished.  When the block
+    is already leaving by an exception, that exception is what propagates: an
+    error of the cleanup is logged, never put in its place.
+    """
+    import logging
+
+    from .lifecycle import held_signals
+
     status = "failed"
     with stop_on_signals():
         try:
@@ -90,4 +109,12 @@ def tracked_run(cleanup):
             status = "interrupted"
             raise
         finally:
-            cleanup(status)
+            with held_signals() as came:
+                try:
+                    cleanup(status)
+                except Exception as exc:
+                    if status == "finished":
+                        raise
+                    logging.getLogger(__name__).error("cleaning up after a %s run failed too: %s", status, exc)
+        if came:
+            raise Interrupted(came[0])

@@ -5,7 +5,9 @@ Plans mappings of 1..k networks onto the devices (see layer_stats/multinet/plan.
 runs each as concurrent staged networks and writes one file per mapping to
 ``<output_root>/Multinet/Mode{m}/``.  ``--mode`` does not change the board's mode:
 set it first with ``sudo nvpmodel -m N``.  Rerun the same command to resume;
-``--dry_run`` prints the plan and its device time without running anything.
+``--dry_run`` prints the plan and its device time without running anything (it
+needs no torch: layer counts come from the shipped table,
+layer_stats/models/layer_counts.json).
 """
 import argparse
 import json
@@ -15,9 +17,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from layer_stats.cli import (add_logging_args, add_output_root_arg, add_tgr_args, run,  # noqa: E402
-                             setup_logging, split_list)
+from layer_stats.cli import (ArgumentParser, add_logging_args, add_output_root_arg, add_tgr_args,  # noqa: E402
+                             check_log_file, number, number_list, run, setup_logging, split_list)
 from layer_stats.errors import DnnStatsError  # noqa: E402
+from layer_stats.fsutil import check_writable  # noqa: E402
 from layer_stats.tegrastats.boards import DEVICE_ALIASES  # noqa: E402
 from layer_stats.tegrastats.detect import board_from_model, read_model, resolve_board  # noqa: E402
 from layer_stats.tegrastats.simulate import GPU_LOAD_FILE  # noqa: E402
@@ -30,34 +33,45 @@ SEED_NAMES = {board: name for name, board in DEVICE_ALIASES.items()}
 
 
 def _parser():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0].strip())
+    p = ArgumentParser(description=__doc__.splitlines()[0].strip())
     p.add_argument("--jetsonDevice", choices=sorted(DEVICE_ALIASES) + ["auto"], default="auto",
-                   help="the board (default auto: from the device tree, or --simulate)")
-    p.add_argument("--mode", type=int, required=True, help="the board's nvpmodel mode (checked; required)")
-    p.add_argument("--num_samples", type=int, default=20, help="mappings to generate for the mode (20)")
+                   help="the board (default auto: from the device tree, --simulate or --replay)")
+    p.add_argument("--mode", type=number(int, low=0), required=True,
+                   help="the board's nvpmodel mode (checked; required)")
+    p.add_argument("--num_samples", type=number(int, low=0, high=10 ** 6), default=20,
+                   help="mappings to generate for the mode (20)")
     p.add_argument("--device_list", default="cpu,cuda", help="comma-separated devices (cpu,cuda)")
-    p.add_argument("--device_priorities", help="comma-separated weights, one per device (default: equal)")
+    p.add_argument("--device_priorities", type=number_list(low=0),
+                   help="comma-separated weights >= 0, one per device (default: equal)")
     p.add_argument("--model_list", help="comma-separated models (default: AvailableModel.txt)")
     p.add_argument("--single_nets", action="store_true", help="class A: every model alone on every device")
     p.add_argument("--gpu_only_maps", action="store_true", help="class B: one all-GPU mapping per set")
-    p.add_argument("--numNetsRange", type=int, nargs=2, default=[2, 6], metavar=("LOW", "HIGH"),
+    p.add_argument("--numNetsRange", type=number(int, low=1), nargs=2, default=[2, 6], metavar=("LOW", "HIGH"),
                    help="networks per workload, inclusive (2 6)")
-    p.add_argument("--samples_per_set", type=int, default=20, help="mappings per set of networks (20)")
+    p.add_argument("--samples_per_set", type=number(int, low=1), default=20,
+                   help="mappings per set of networks (20)")
     p.add_argument("--imgs", nargs="+", default=["img1.jpg,img2.jpg,img3.jpg"],
                    help="images in data/imagenet, comma- or space-separated")
-    p.add_argument("--smpl_duration", type=float, default=30.0, help="measured seconds per mapping (30)")
+    p.add_argument("--smpl_duration", type=number(low=0, low_open=True, high=86400), default=30.0,
+                   help="measured seconds per mapping, > 0 and <= 86400 (30)")
     p.add_argument("--funcLayerCount", action="store_true", help="count leaf operations per stage")
     tgr = add_tgr_args(p, interval_ms=50, boundary_s=2.0)
     tgr.description = "--tgr_smpl_boundry is also the settle time before each mapping's window"
     p.add_argument("--eval_thr", action="store_true", help="measure throughput and stage times")
-    p.add_argument("--max_split_nets", type=int, default=-1, help="most split networks per mapping (-1: any)")
-    p.add_argument("--seed", type=int, default=0, help="plan seed; 0 means the mode number (0)")
-    p.add_argument("--batch_size", type=int, default=1, help="images per inference (1)")
+    p.add_argument("--max_split_nets", type=number(int, low=1, special=(-1,)), default=-1,
+                   help="most split networks per mapping, >= 1 (-1: any)")
+    p.add_argument("--seed", type=number(int), default=0, help="plan seed; 0 means the mode number (0)")
+    p.add_argument("--batch_size", type=number(int, low=1, high=256), default=1,
+                   help="images per inference, 1-256 (1)")
+    p.add_argument("--cache_mb", type=number(low=0),
+                   help="MiB of network weights kept between mappings (default: 1/8 of this machine's memory; "
+                        "least recently used networks are dropped past it)")
     p.add_argument("--remove_weights", action="store_true",
-                   help="accepted for the seed's command; models are built with random weights for every "
-                        "mapping, so nothing stays on disk or in memory")
+                   help="keep no network between mappings (as --cache_mb 0): every mapping builds its "
+                        "networks again; weights are random, so nothing is ever stored on disk")
     p.add_argument("--warmup", action="store_true", help="run the first mapping once, unrecorded, before the rest")
-    p.add_argument("--start_idx", type=int, default=0, help="skip the plan's mappings before this index (0)")
+    p.add_argument("--start_idx", type=number(int, low=0), default=0,
+                   help="skip the plan's mappings before this index (0)")
     p.add_argument("--force_mode", action="store_true", help="record even if nvpmodel reports another mode")
     p.add_argument("--dry_run", action="store_true", help="print the plan and its device time; run nothing")
     add_output_root_arg(p)
@@ -67,55 +81,83 @@ def _parser():
     return p
 
 
-def _board(args):
-    """(board key or None, seed Device name)."""
+def _board(args, source):
+    """(board key or None, seed Device name); raises if ``--jetsonDevice`` names another board
+    than the telemetry source (simulator, replay log) or the device tree."""
     named = DEVICE_ALIASES.get(args.jetsonDevice)
-    found = resolve_board(args.simulate) if args.simulate else board_from_model(read_model(args.sys_root))
+    if source is not None and source.board:
+        found, where, fix = source.board, "the {} telemetry".format(source.kind), "--" + (
+            "replay" if source.kind == "replay" else "simulate")
+    elif args.simulate:
+        found, where, fix = resolve_board(args.simulate), "the simulated telemetry", "--simulate"
+    else:
+        found, where, fix = board_from_model(read_model(args.sys_root)), "the device tree", "--simulate/--replay"
     if named and found and SEED_NAMES.get(found, found) != args.jetsonDevice:
-        raise DnnStatsError("--jetsonDevice {} but this is {} ({}): fix --jetsonDevice or --simulate".format(
-            args.jetsonDevice, found, "simulated" if args.simulate else "device tree"))
+        raise DnnStatsError("--jetsonDevice {} but this is {} ({}): fix --jetsonDevice or {}".format(
+            args.jetsonDevice, found, where, fix))
     board = found or named
     return board, SEED_NAMES.get(board, board or "unknown")
 
 
-def _floats(text, name):
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise DnnStatsError("{} must be comma-separated numbers, got {!r}".format(name, text))
+def _source(args):
+    """The telemetry Source: for --eval_tgr, and for --simulate/--replay even in a dry run
+    (their board is checked against --jetsonDevice); else None."""
+    if not (args.simulate or args.replay or (args.eval_tgr and not args.dry_run)):
+        return None
+    return source_from_args(args, args.tgr_interval, _gpu_hint(args))
 
 
-def plan_from_args(args):
-    """Check the options and make the plan (imports torch for the layer counts)."""
-    from layer_stats.models.registry import build_model, resolve_models
-    from layer_stats.models.split import split_model
-    from layer_stats.multinet.plan import PlanOptions, make_plan
+def _gpu_hint(args):
+    """Where the runner tells the simulator that GPU stages run (None without --simulate)."""
+    from layer_stats.multinet.runner import multinet_mode_dir
+    return os.path.join(multinet_mode_dir(args.output_root, args.mode), GPU_LOAD_FILE) if args.simulate else None
+
+
+def _devices(args):
     from layer_stats.devices import check_devices
 
     devices = [d.strip() for d in args.device_list.split(",") if d.strip()]
-    if len(set(devices)) != len(devices) or not devices:
-        raise DnnStatsError("--device_list {!r}: name each device once".format(args.device_list))
+    if not devices:
+        raise DnnStatsError("--device_list {!r} names no device: give cpu, cuda or both".format(args.device_list))
+    repeated = sorted({d for d in devices if devices.count(d) > 1})
+    if repeated:
+        raise DnnStatsError("--device_list names {} more than once: name each device once".format(
+            ", ".join(repeated)))
     check_devices(devices, "--device_list", args.dry_run)
-    priorities = _floats(args.device_priorities, "--device_priorities") if args.device_priorities else None
-    for name in ("samples_per_set", "batch_size"):
-        if getattr(args, name) < 1:
-            raise DnnStatsError("--{} must be >= 1".format(name))
-    if args.smpl_duration <= 0 or args.tgr_smpl_boundary < 0 or args.start_idx < 0:
-        raise DnnStatsError("--smpl_duration must be > 0, --tgr_smpl_boundry and --start_idx >= 0")
-    models = resolve_models(args.model_list)
-    counts = {}
-    for model in models:
-        counts[model] = len(split_model(build_model(model)).layers)
-    opts = PlanOptions(models=models, layer_counts=counts, devices=devices, priorities=priorities,
-                       num_samples=args.num_samples, nets_range=tuple(args.numNetsRange),
-                       samples_per_set=args.samples_per_set, single_nets=args.single_nets,
-                       gpu_only_maps=args.gpu_only_maps, max_split_nets=args.max_split_nets,
-                       seed=args.seed or args.mode)
+    return devices
+
+
+def _check_window(args):
+    from layer_stats.tegrastats.session import check_interval
+    if args.eval_tgr:
+        check_interval(args.tgr_interval, (("--smpl_duration", args.smpl_duration),))
+
+
+def _check_params(args, board):
+    if args.eval_tgr and args.tgr_params and board:
+        from layer_stats.tegrastats.params import resolve_params
+        resolve_params(board, split_list(args.tgr_params))
+
+
+def plan_from_args(args):
+    """Check the options and make the plan.  Layer counts come from the shipped table
+    (no torch needed); a run checks them when it builds each network."""
+    from layer_stats.models.layer_table import planned_layer_counts
+    from layer_stats.models.registry import resolve_models
+    from layer_stats.multinet.plan import PlanOptions, make_plan
+
+    devices = _devices(args)
+    models = resolve_models(args.model_list, option="--model_list")
+    opts = PlanOptions(models=models, layer_counts=planned_layer_counts(models), devices=devices,
+                       priorities=args.device_priorities, num_samples=args.num_samples,
+                       nets_range=tuple(args.numNetsRange), samples_per_set=args.samples_per_set,
+                       single_nets=args.single_nets, gpu_only_maps=args.gpu_only_maps,
+                       max_split_nets=args.max_split_nets, seed=args.seed or args.mode)
     return make_plan(opts)
 
 
 def _print_plan(plan, args):
-    from layer_stats.multinet.runner import estimate_seconds
+    from layer_stats.multinet.runner import BUILD_S_PER_NET, MAPPING_OVERHEAD_S, estimate_seconds
 
     for entry in plan:
         sys.stdout.write(json.dumps({"file": entry.file, "class": entry.cls, "set": entry.set,
@@ -124,38 +166,52 @@ def _print_plan(plan, args):
     seconds = estimate_seconds(todo, args.smpl_duration, args.tgr_smpl_boundary)
     classes = {c: sum(1 for e in todo if e.cls == c) for c in "ABCD"}
     sys.stdout.write("# estimated device time: {:.1f} h ({:.0f} s) for {} mappings ({}) from index {}: per "
-                     "mapping {:g} s settle + {:g} s window + {:g} s after, plus 1 s per network to build\n".format(
+                     "mapping {:g} s settle + {:g} s window + {:g} s, plus {:g} s per network to build once\n".format(
                          seconds / 3600.0, seconds, len(todo),
                          ", ".join("{} {}".format(c, n) for c, n in classes.items() if n), args.start_idx,
-                         args.tgr_smpl_boundary, args.smpl_duration, args.tgr_smpl_boundary))
+                         args.tgr_smpl_boundary, args.smpl_duration, MAPPING_OVERHEAD_S, BUILD_S_PER_NET))
 
 
-def main(argv):
-    from layer_stats.multinet.runner import MultinetOptions, multinet_mode_dir, run_mappings
-    from layer_stats.models.inputs import find_images
+def _options(args, plan, images, device_name):
+    from layer_stats.multinet.runner import MultinetOptions
 
-    args = _parser().parse_args(argv)
-    log_file = None if args.dry_run else (args.log_file or os.path.join(
-        multinet_mode_dir(args.output_root, args.mode), "mapping.log"))
-    setup_logging(args.log_level, log_file)
-    if not (args.dry_run or args.eval_thr or args.eval_tgr):
-        raise DnnStatsError("nothing to measure: pass --eval_thr and/or --eval_tgr (or --dry_run)")
-    board, device_name = _board(args)
-    images = find_images(args.imgs)
-    plan = plan_from_args(args)
-    if args.dry_run:
-        _print_plan(plan, args)
-        return 0
-    hint = os.path.join(multinet_mode_dir(args.output_root, args.mode), GPU_LOAD_FILE) if args.simulate else None
-    source = source_from_args(args, args.tgr_interval, hint) if args.eval_tgr else None
-    opts = MultinetOptions(
+    cache_bytes = 0 if args.remove_weights else (None if args.cache_mb is None else int(args.cache_mb * 2 ** 20))
+    return MultinetOptions(
         plan=plan, mode=args.mode, images=images, batch_size=args.batch_size, smpl_duration_s=args.smpl_duration,
         boundary_s=args.tgr_smpl_boundary, eval_tgr=args.eval_tgr, tgr_params=split_list(args.tgr_params),
         tgr_interval_ms=args.tgr_interval, func_layer_count=args.funcLayerCount, warmup=args.warmup,
         start_idx=args.start_idx, output_root=args.output_root, device_name=device_name,
-        force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args), gpu_load_file=hint)
+        force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args), gpu_load_file=_gpu_hint(args),
+        cache_bytes=cache_bytes)
+
+
+def main(argv):
+    from layer_stats.models.inputs import find_images
+    from layer_stats.models.registry import AVAILABLE_FILE
+    from layer_stats.multinet.runner import MULTINET_DIR, check_start_idx, multinet_mode_dir, run_mappings
+
+    args = _parser().parse_args(argv)
+    log_file = None
+    if not args.dry_run:
+        check_writable(args.output_root)
+        log_file = args.log_file or os.path.join(multinet_mode_dir(args.output_root, args.mode), "mapping.log")
+        check_log_file(log_file, find_images(args.imgs) + [AVAILABLE_FILE, args.replay, args.tegrastats],
+                       os.path.join(args.output_root, MULTINET_DIR))
+    setup_logging(args.log_level, log_file)
+    if not (args.dry_run or args.eval_thr or args.eval_tgr):
+        raise DnnStatsError("nothing to measure: pass --eval_thr and/or --eval_tgr (or --dry_run)")
+    _check_window(args)
+    source = _source(args)
+    board, device_name = _board(args, source)
+    _check_params(args, board)
+    images = find_images(args.imgs)
+    plan = plan_from_args(args)
+    check_start_idx(plan, args.start_idx)
+    if args.dry_run:
+        _print_plan(plan, args)
+        return 0
     logger.info("board %s (%s), %d mappings planned", board or "unknown", device_name, len(plan))
-    run_mappings(opts, source)
+    run_mappings(_options(args, plan, images, device_name), source if args.eval_tgr else None)
     return 0
 
 

@@ -31,6 +31,25 @@ def cli(*args, **kwargs):
                           universal_newlines=True, **kwargs)
 
 
+#: Modules a laptop without the measurement stack lacks: post-processing must run without them.
+NO_TORCH = ("torch", "torchvision", "ptflops")
+FAKE_BIN = os.path.join(ROOT, "tests", "fixtures", "fake")
+
+
+def run_script(path, *args, **kwargs):
+    """Run the script at ``path`` with ``args`` as a user does, with the modules in
+    ``blocked`` (default :data:`NO_TORCH`) made unimportable; CompletedProcess.  ``env``
+    is added to the environment, whose PATH starts with the fake nvpmodel/tegrastats."""
+    blocked = kwargs.get("blocked", NO_TORCH)
+    code = ("import runpy, sys\nfor name in sys.argv[1].split(','):\n    if name: sys.modules[name] = None\n"
+            "sys.argv = sys.argv[2:]\nrunpy.run_path(sys.argv[0], run_name='__main__')")
+    env = dict(os.environ, PATH=FAKE_BIN + os.pathsep + os.environ.get("PATH", ""))
+    env.update(kwargs.get("env", {}))
+    return subprocess.run([sys.executable, "-c", code, ",".join(blocked), path] + [str(a) for a in args], cwd=ROOT,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          timeout=kwargs.get("timeout", 120))
+
+
 @pytest.fixture
 def corpus():
     return corpus_files()

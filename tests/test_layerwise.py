@@ -130,8 +130,9 @@ def test_rerun_skips_finished_files(simulated_run):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--mode", "0", "--models", "resnet17"], "ERROR: unknown model 'resnet17'"),
-    (["--mode", "0", "--models", "resnet18", "--imgs", "dog.jpg"], "ERROR: image 'dog.jpg' not found"),
+    (["--mode", "0", "--models", "resnet17", "--eval_latency"], "ERROR: unknown model 'resnet17'"),
+    (["--mode", "0", "--models", "resnet18", "--imgs", "dog.jpg", "--eval_latency"],
+     "ERROR: image 'dog.jpg' not found"),
     (["--mode", "0", "--models", "resnet18", "--simulate", "tx2", "--eval_tgr", "--tgr_params", "VDD_FOO"],
      "ERROR: unknown tegrastats parameter 'VDD_FOO' for tx2"),
     (["--mode", "1", "--models", "resnet18", "--eval_latency"], "ERROR: mode mismatch: --mode 1 but nvpmodel "

@@ -12,14 +12,12 @@ import time
 import pytest
 
 pytest.importorskip("torch")
-pytest.importorskip("ptflops")
 
-from conftest import ROOT, kill_after_first_file, mtimes, wait_for_files  # noqa: E402
+from conftest import FAKE_BIN, ROOT, kill_after_first_file, mtimes, run_script, wait_for_files  # noqa: E402
 from layer_stats.tegrastats.parse import parse_line  # noqa: E402
 
 GENERATOR = os.path.join(ROOT, "multi_network_stats", "MappingDBGenerator.py")
 POST = os.path.join(ROOT, "multi_network_stats", "postProcessMultinetDB.py")
-FAKE_BIN = os.path.join(ROOT, "tests", "fixtures", "fake")
 SEED_COMMAND = ["--jetsonDevice", "Orin", "--mode", "1", "--num_samples", "2000", "--eval_tgr", "--eval_thr",
                 "--max_split_nets", "5", "--device_priorities", "0.4,0.6", "--numNetsRange", "2", "6",
                 "--single_nets", "--gpu_only_maps", "--samples_per_set", "20", "--seed", "5", "--funcLayerCount",
@@ -44,10 +42,7 @@ def generate(root, *args, **kwargs):
 
 
 def post(*args):
-    code = ("import runpy, sys; sys.modules['torch'] = None; sys.modules['torchvision'] = None; "
-            "sys.argv = [sys.argv[1]] + sys.argv[2:]; runpy.run_path(sys.argv[0], run_name='__main__')")
-    return subprocess.run([sys.executable, "-c", code, POST] + list(args), cwd=ROOT, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    return run_script(POST, *args)
 
 
 SMALL = ["--jetsonDevice", "Orin", "--mode", "1", "--num_samples", "2", "--eval_tgr", "--eval_thr",
@@ -140,7 +135,7 @@ def test_processed_sample_matches_the_raw_file_field_by_field(run_root):
                 info = sample["ModelInfo"][network][stage["device"]]
                 mi = stage["modelinfo"]
                 assert info == {"params": human(mi["params"]), "macs": human(mi["macs"]),
-                                "flops": human(2 * mi["macs"]), "functionalLayerCount": mi["functionalLayerCount"]}
+                                "flops": human(mi["flops"]), "functionalLayerCount": mi["functionalLayerCount"]}
         lines = [parse_line(s["raw"]) for s in record["tegrastats"]["samples"]]
         tegra = sample["Tegrastats"]
         assert [k for k in tegra if k != "SWAP"] == [k for k in SEED_TEGRASTATS if k != "SWAP"]
@@ -174,11 +169,16 @@ def test_mode_csv_has_throughput_and_slowdown(run_root):
 
 
 def test_run_file_records_the_run(run_root):
+    from layer_stats.multinet.modelinfo import flops_backend
+
     (path,) = glob.glob(os.path.join(run_root, "Multinet", "Mode1", "run-*.json"))
     with open(path) as handle:
         meta = json.load(handle)
     assert meta["status"] == "finished" and meta["kind"] == "multinet" and meta["files_written"] == 6
-    assert meta["mode_check"] == "match" and meta["telemetry"] == "simulated" and meta["flops_backend"] == "aten"
+    assert meta["mode_check"] == "match" and meta["telemetry"] == "simulated"
+    assert meta["flops_backend"] == flops_backend()
+    # each network built once (before the first mapping), then reused by all 9 of its uses (warm-up included)
+    assert meta["network_builds"] == 2 and meta["network_cache_hits"] == 9 and meta["networks_evicted"] == 0
     assert meta["test_device_stand_ins"] == "fakegpu=cpu"
     with open(os.path.join(run_root, "Multinet", "Mode1", "mapping.log")) as handle:
         assert "warm-up: running SingleNet_Map0_nm_1_set_0_classA.json once, not recorded" in handle.read()
@@ -202,7 +202,6 @@ def test_model_info_reproduces_the_seeds_figures(name, params, macs):
     chain = split_model(build_model(name))
     info = stage_info(torch.nn.Sequential(*chain.layers), torch.randn(1, 3, 224, 224))
     assert info["params"] == pytest.approx(params, rel=0.01) and info["macs"] == pytest.approx(macs, rel=0.01)
-    assert info["flops"] == 2 * info["macs"] and info["backend"] == "aten"
 
 
 def test_dry_run_of_the_seed_command(tmp_path):
@@ -247,6 +246,16 @@ def test_resume_after_kill_and_start_idx(tmp_path):
     assert done.returncode == 0, done.stderr
     assert mtimes(first) == first
     assert len(glob.glob(pattern)) == 6 and "already have files: skipping" in done.stderr
+    last = sorted(glob.glob(pattern), key=lambda p: int(p.split("_Map")[1].split("_")[0]))[-1]
+    with open(last, "w") as handle:
+        handle.write('{"format_version": 1, "mapping": {')  # truncated by hand: not a finished file
+    kept = mtimes([p for p in glob.glob(pattern) if p != last])
+    done = generate(root, *args)
+    assert done.returncode == 0, done.stderr
+    assert "set aside as {}.corrupt".format(os.path.basename(last)) in done.stderr
+    assert os.path.exists(last + ".corrupt") and mtimes(list(kept)) == kept
+    with open(last) as handle:
+        assert json.load(handle)["file"] == os.path.basename(last)
     other = str(tmp_path / "b")
     done = generate(other, *(args + ["--start_idx", "4"]))
     assert done.returncode == 0, done.stderr
@@ -319,3 +328,81 @@ def test_processed_sample_has_the_seeds_golden_shape(run_root):
     for network in sample["ModelInfo"].values():
         for info in network.values():
             assert all(re.match(r"^\d+(\.\d+)?( [KMGT])?$", info[k]) for k in ("params", "macs", "flops"))
+
+
+# -- networks built once: the cache ---------------------------------------------------------------
+
+SMALL_COUNTS = {"squeezenet1_0": 17, "mnasnet0_5": 19, "shufflenet_v2_x0_5": 24}
+
+
+def _cache(budget, counts=SMALL_COUNTS):
+    import torch
+
+    from layer_stats.multinet.netcache import NetworkCache
+
+    torch.manual_seed(0)
+    return NetworkCache(dict(counts), torch.randn(1, 3, 224, 224), True, budget)
+
+
+def test_network_cache_builds_once_and_drops_the_least_recently_used():
+    cache = _cache(10 ** 12)
+    squeeze, mnas = cache.get("squeezenet1_0"), cache.get("mnasnet0_5")
+    assert cache.get("squeezenet1_0") is squeeze and (cache.builds, cache.hits) == (2, 1)
+    assert squeeze.nbytes == 4 * 1248424  # squeezenet1_0's float32 parameters (it has no buffers)
+    cache.budget = squeeze.nbytes + mnas.nbytes
+    cache.get("shufflenet_v2_x0_5", keep=("mnasnet0_5",))  # fits before the build: nothing dropped yet
+    assert list(cache.nets) == ["mnasnet0_5", "squeezenet1_0", "shufflenet_v2_x0_5"]
+    cache.trim()  # after the mapping: mnasnet0_5 was used least recently
+    assert list(cache.nets) == ["squeezenet1_0", "shufflenet_v2_x0_5"] and cache.evictions == 1
+    cache.budget = 0
+    cache.trim(keep=("shufflenet_v2_x0_5",))  # the running mapping's networks stay
+    assert list(cache.nets) == ["shufflenet_v2_x0_5"]
+    cache.trim()
+    assert not cache.nets and cache.total_bytes == 0
+    cache.get("squeezenet1_0")
+    assert cache.builds == 4
+
+
+def test_stage_figures_are_the_sums_of_their_layers():
+    import torch
+
+    from layer_stats.models import chain_inputs
+    from layer_stats.multinet.modelinfo import stage_info
+
+    cache = _cache(10 ** 12)
+    net = cache.get("mnasnet0_5")
+    inputs, _ = chain_inputs(net.chain.layers, cache.example)
+    for first, last in ((0, 18), (0, 6), (7, 18), (3, 3)):
+        layers = net.chain.layers[first:last + 1]
+        whole = stage_info(torch.nn.Sequential(*layers), inputs[first], None, layers)
+        assert cache.stage_info(net, first, last) == whole
+
+
+def test_a_network_with_another_layer_count_than_the_plan_stops_the_run():
+    from layer_stats.errors import DnnStatsError
+
+    cache = _cache(10 ** 12, {"squeezenet1_0": 16})
+    with pytest.raises(DnnStatsError) as err:
+        cache.get("squeezenet1_0")
+    assert "squeezenet1_0 has 17 block layers" in str(err.value) and "regenerate the table" in str(err.value)
+
+
+def test_stages_of_later_mappings_reuse_the_cached_layers(monkeypatch):
+    from layer_stats.multinet.stages import build_stages
+
+    monkeypatch.setenv("DNN_STATS_TEST_DEVICES", "fakegpu=cpu")
+    cache = _cache(10 ** 12)
+    net = cache.get("squeezenet1_0")
+    split = build_stages(net.chain, {"5": "cpu", "17": "fakegpu"})
+    whole = build_stages(cache.get("squeezenet1_0").chain, {"17": "fakegpu"})
+    assert split[0].module[0] is net.chain.layers[0] and split[1].module[-1] is net.chain.layers[-1]
+    assert list(whole[0].module) == list(net.chain.layers) and cache.builds == 1
+
+
+def test_default_budget_is_an_eighth_of_the_memory(tmp_path):
+    from layer_stats.multinet.netcache import FALLBACK_BUDGET, default_budget_bytes
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:        4039540 kB\nMemFree:          100000 kB\n")
+    assert default_budget_bytes(str(meminfo)) == 4039540 * 1024 // 8
+    assert default_budget_bytes(str(tmp_path / "none")) == FALLBACK_BUDGET

@@ -124,3 +124,18 @@ def test_bad_options(change, message):
     with pytest.raises(DnnStatsError) as err:
         make_plan(options(**change))
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"max_split_nets": 0}, "--max_split_nets 0: give a number >= 1, or -1 for no limit"),
+    ({"priorities": [float("nan"), 1.0]}, "--device_priorities must be finite numbers >= 0"),
+    ({"priorities": [float("inf"), 1.0]}, "--device_priorities must be finite numbers >= 0"),
+    ({"models": ["resnet18", "alexnet", "resnet18"], "nets_range": (2, 2)},
+     "--model_list names resnet18 more than once"),
+    ({"devices": ["cpu", "cpu"], "priorities": None}, "--device_list names cpu more than once"),
+    ({"devices": []}, "--device_list names no device"),
+])
+def test_bad_values_the_command_line_also_refuses(change, message):
+    with pytest.raises(DnnStatsError) as err:
+        make_plan(options(**change))
+    assert message in str(err.value)

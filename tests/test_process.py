@@ -3,12 +3,10 @@ corrupt files named and skipped, no torch needed."""
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_script
 from layer_stats.dataset import layout
 from layer_stats.dataset.raw import FORMAT_VERSION, write_lines
 
@@ -63,10 +61,7 @@ def dataset(tmp_path):
 
 def process(*args):
     """Run processData.py with torch made unimportable, as on a laptop without it."""
-    code = ("import runpy, sys; sys.modules['torch'] = None; sys.modules['torchvision'] = None; "
-            "sys.argv = [sys.argv[1]] + sys.argv[2:]; runpy.run_path(sys.argv[0], run_name='__main__')")
-    return subprocess.run([sys.executable, "-c", code, SCRIPT] + list(args), cwd=ROOT, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    return run_script(SCRIPT, *args)
 
 
 def test_mode_json_is_the_seed_shape_with_exact_means(dataset):
@@ -121,3 +116,55 @@ def test_params_and_modes_are_checked(dataset):
 def test_missing_input_root_is_one_line(tmp_path):
     done = process("--input_root", str(tmp_path / "nope"))
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--input_root" in done.stderr
+
+
+def _strict_json(path):
+    def refuse(name):
+        raise AssertionError("{} in {}".format(name, path))
+    with open(path) as handle:
+        return json.load(handle, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("kind, mutate, why", [
+    ("power", lambda line: line.replace('"t_start":100.0', '"t_start":NaN'), "not JSON (NaN is not a number"),
+    ("power", lambda line: line.replace('"t_end":101.0', '"t_end":Infinity'), "not JSON (Infinity is not"),
+    ("power", lambda line: line.replace('"t_start":100.0', '"t_start":"100"'), "t_start is not a number"),
+    ("power", lambda line: line.replace('"t_start":100.0', '"t_start":null'), "t_start is not a number"),
+    ("power", lambda line: line.replace('"samples":[', '"samples":null,"x":['), "samples is not a list"),
+    ("power", lambda line: line.replace('{"t":100.1,', '{"t":"soon",'), "a sample is not {t: number"),
+    ("power", lambda line: line.replace('"params":{"VDD_SYS_CPU":["VDD_SYS_CPU_mW"]}', '"params":{"VDD_SYS_CPU":7}'),
+     "params is not {parameter"),
+    ("power", lambda line: line.replace('"telemetry":"replay"', '"telemetry":["replay"]'), "telemetry ['replay'] is"),
+    ("power", lambda line: line.replace('"layer":0', '"layer":-1'), "layer -1 is not an index"),
+    ("power", lambda line: line.replace('"layer":0', '"layer":true'), "layer True is not an index"),
+    ("power", lambda line: "[" + line + "]", "not a JSON object"),
+    ("latency", lambda line: line.replace('"samples_s":[0.01,0.02]', '"samples_s":[0.01,NaN]'), "not JSON"),
+    ("latency", lambda line: line.replace('"samples_s":[0.01,0.02]', '"samples_s":[0.01,"fast"]'),
+     "samples_s holds a value"),
+    ("latency", lambda line: line.replace('"samples_s":[0.01,0.02]', '"samples_s":{}'), "samples_s is not"),
+    ("latency", lambda line: line.replace('"format_version":1', '"format_version":"1"'), "format_version '1'"),
+    ("latency", lambda line: line.replace('"samples_s":[0.01,0.02]', '"samples_s":[-1e308]'), "samples_s holds"),
+])
+def test_hostile_raw_content_is_named_skipped_and_the_rest_processed(dataset, kind, mutate, why):
+    path = layout.raw_file(dataset, 0, "cpu", kind, "toynet", "img1")
+    with open(path) as handle:
+        lines = handle.read().splitlines()
+    lines[0] = mutate(lines[0])
+    with open(path, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    done = process("--input_root", dataset)
+    assert done.returncode == 0, done.stderr
+    assert "{} line 1: {}".format(path, why) in done.stderr and "Traceback" not in done.stderr
+    out = os.path.join(dataset, "Processed")
+    data = _strict_json(os.path.join(out, "Mode0.json"))
+    _strict_json(os.path.join(out, "Mode0.provenance.json"))
+    other = "latency" if kind == "power" else "power"
+    assert data["toynet"]["cpu"][other]  # the other kind of the same network is still there
+    with open(os.path.join(out, "LayerStats.csv")) as handle:
+        text = handle.read()
+    assert "nan" not in text.lower() and "inf" not in text.lower()
+
+
+def test_output_inside_the_raw_data_is_refused(dataset):
+    done = process("--input_root", dataset, "--output_root", os.path.join(dataset, "LayerStats", "Mode0"))
+    assert done.returncode == 2 and "is inside the raw data" in done.stderr and done.stderr.count("\n") == 1

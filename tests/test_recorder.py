@@ -190,8 +190,11 @@ def test_child_dies_with_a_sigkilled_parent_even_when_silent():
             parent.kill()
 
 
+@pytest.mark.slow
 def test_real_cpu_load_raises_the_simulated_cpu_rail(tmp_path):
-    """The README's promise: load the CPU while recording and the CPU rail rises."""
+    """The README's promise: load the CPU while recording and the CPU rail rises.  Slow: it
+    needs an otherwise idle host (on a loaded one the rail is already high: 3,887 mW seen);
+    test_simulate.py checks the same rule deterministically on a fake /proc."""
     out = tmp_path / "run.jsonl"
     rec = subprocess.Popen([sys.executable, "-m", "layer_stats.tegrastats", "record", "--simulate", "orin",
                             "--interval", "100", "--duration", "4", "--out", str(out)], cwd=ROOT,

@@ -71,20 +71,12 @@ def collect(input_root, modes=None):
     problems = []
     for ref in iter_raw_files(input_root, modes):
         try:
-            records = read_lines(ref.path)
-            staged = []
-            for record in records:
-                key = Key(ref.mode, ref.device, ref.network, str(record["layer"]))
-                if ref.kind == "power" and not all(k in record for k in ("params", "samples", "t_start",
-                                                                       "t_end", "boundary_s")):
-                    raise RawFileError("{}: a power line lacks params/samples/window times".format(ref.path))
-                if ref.kind == "latency" and not isinstance(record.get("samples_s"), list):
-                    raise RawFileError("{}: a latency line lacks samples_s".format(ref.path))
-                staged.append((key, record))
-        except (RawFileError, KeyError, TypeError) as exc:
-            problems.append(str(exc) if isinstance(exc, RawFileError) else "{}: malformed ({})".format(ref.path, exc))
+            records = read_lines(ref.path, ref.kind)
+        except RawFileError as exc:
+            problems.append(str(exc))
             continue
-        for key, record in staged:
+        for record in records:
+            key = Key(ref.mode, ref.device, ref.network, str(record["layer"]))
             layer = layers.setdefault(key, _Layer())
             layer.name = layer.name or record.get("name")
             layer.images.add(ref.image)

@@ -1,13 +1,15 @@
 """Small statistics over mixed values: tegrastats fields may be None (a core that is off,
-an absent sensor) or text ("off"); only real numbers count."""
+an absent sensor) or text ("off"), and hostile raw files may hold NaN or infinities;
+only finite real numbers count."""
+import math
 import statistics
 
 __all__ = ["numbers", "mean", "std"]
 
 
 def numbers(values):
-    """The int/float items of ``values`` (bools, None and text dropped)."""
-    return [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    """The finite int/float items of ``values`` (bools, None, text, NaN and infinities dropped)."""
+    return [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
 
 
 def mean(values):

@@ -18,7 +18,7 @@ from ..dataset.raw import in_core
 from ..dataset.stats import mean
 from ..errors import TelemetryError
 from ..tegrastats.params import param_keys
-from ..tegrastats.parse import LineParser
+from ..tegrastats.parse import LineParser, is_tegrastats
 from .latency import synchronizer
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,8 @@ class SampleReader(object):
 
     ``params``: resolved :class:`~layer_stats.tegrastats.params.Param` list.
     The tegrastats keys of each parameter are learnt from the first line; a
-    parameter this output lacks raises TelemetryError naming it.  ``clocks``
+    parameter this output lacks raises TelemetryError naming it.  Lines that are
+    no tegrastats line (junk in a replayed log) hold no values and are left out.  ``clocks``
     keeps ``{unit: (min, max)}`` MHz of every clock seen (CPU cores as one unit),
     for the run metadata.
     """
@@ -61,6 +62,8 @@ class SampleReader(object):
         out = []
         for sample in samples:
             parsed = self._parser.parse(sample.raw)
+            if not is_tegrastats(parsed):
+                continue
             if self.keys is None:
                 self._learn(parsed)
             self._note_clocks(parsed)

@@ -1,20 +1,26 @@
 """``python3 -m layer_stats.models check [--models a,b | --all] [--granularity block|fine] [--json]``
+``python3 -m layer_stats.models table [--out FILE] [--models a,b] [--verify]``
 
-Prints each model's layer count and max |model(x) - chain(x)|; exits 1 if any
-model fails (difference above the tolerance, or it cannot be split).
+``check`` prints each model's layer count and max |model(x) - chain(x)|; exits 1
+if any model fails (difference above the tolerance, or it cannot be split).
+``table`` builds and splits every torchvision classifier in both granularities
+and writes the layer-count table the multi-DNN planner reads without torch
+(default: the shipped ``layer_stats/models/layer_counts.json``); ``--verify``
+writes nothing and exits 1 if the shipped table disagrees with this torchvision.
 """
-import argparse
 import json
 import sys
 
-from ..cli import add_logging_args, run, setup_logging
+from ..cli import ArgumentParser, add_logging_args, number, run, setup_logging
+from ..fsutil import atomic_write
 from .check import TOLERANCE, check_models
+from .layer_table import TABLE_FILE, load_table, make_table, table_text
 from .registry import resolve_models
 from .split import GRANULARITIES
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="python3 -m layer_stats.models", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python3 -m layer_stats.models", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
     sub.required = True
     check = sub.add_parser("check", help="split models into layer chains and compare with the whole model")
@@ -22,15 +28,19 @@ def _parser():
     which.add_argument("--models", help="comma-separated model names (default: AvailableModel.txt)")
     which.add_argument("--all", action="store_true", help="every torchvision classification model")
     check.add_argument("--granularity", choices=GRANULARITIES, default="block")
-    check.add_argument("--tolerance", type=float, default=TOLERANCE, help="max accepted |difference|")
+    check.add_argument("--tolerance", type=number(low=0), default=TOLERANCE, help="max accepted |difference|")
     check.add_argument("--json", action="store_true", help="print one JSON list instead of a table")
     add_logging_args(check)
+    table = sub.add_parser("table", help="write the layer-count table of every torchvision classifier")
+    table.add_argument("--out", default=TABLE_FILE, help="where to write it (default: the shipped table)")
+    table.add_argument("--models", default="all", help="comma-separated model names (default: all)")
+    table.add_argument("--verify", action="store_true",
+                       help="write nothing; exit 1 if the shipped table disagrees with this torchvision")
+    add_logging_args(table)
     return parser
 
 
-def main(argv):
-    args = _parser().parse_args(argv)
-    setup_logging(args.log_level, args.log_file)
+def _check(args):
     names = resolve_models("all" if args.all else args.models)
     results = []
     for result in check_models(names, args.granularity, args.tolerance):
@@ -50,6 +60,44 @@ def main(argv):
         sys.stderr.write("{} of {} models failed: {}\n".format(len(failed), len(results), ", ".join(failed)))
         return 1
     return 0
+
+
+def _differences(new, shipped):
+    """Lines naming every count in which two tables differ."""
+    lines = []
+    for granularity, counts in sorted(new["counts"].items()):
+        old = shipped["counts"].get(granularity, {})
+        for name, count in sorted(counts.items()):
+            if old.get(name) != count:
+                lines.append("{} {}: {} here, {} in the table".format(name, granularity, count, old.get(name)))
+    return lines
+
+
+def _table(args):
+    names = resolve_models(args.models, option="--models")
+
+    def show(name, granularity, count):
+        sys.stdout.write("{:<22} {:<6} {}\n".format(name, granularity, "-" if count is None else count))
+        sys.stdout.flush()
+
+    table = make_table(names, GRANULARITIES, show)
+    if args.verify:
+        shipped = load_table(args.out)
+        lines = _differences(table, shipped)
+        for line in lines:
+            sys.stderr.write(line + "\n")
+        sys.stderr.write("{} difference(s) from {} (made with torchvision {})\n".format(
+            len(lines), args.out, shipped.get("torchvision")))
+        return 1 if lines else 0
+    atomic_write(args.out, table_text(table))
+    sys.stderr.write("wrote {} ({} models, torchvision {})\n".format(args.out, len(names), table["torchvision"]))
+    return 0
+
+
+def main(argv):
+    args = _parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_file)
+    return _table(args) if args.command == "table" else _check(args)
 
 
 if __name__ == "__main__":

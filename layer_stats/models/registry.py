@@ -6,7 +6,9 @@
   installed version (``list_models`` from torchvision 0.14; older versions are
   scanned for builders that take ``pretrained``).
 - :func:`resolve_models`: ``None`` -> default set, ``"all"`` -> every model,
-  ``"a,b"`` -> those, checked; an unknown name raises, listing the valid ones.
+  ``"a,b"`` -> those, checked (against the shipped layer table where
+  torchvision is absent); an unknown name raises, listing the valid ones, and
+  so do a repeated name and a list that names nothing.
 - :func:`build_model`: random weights by default (no network); ``weights``
   ``"DEFAULT"`` asks torchvision for its pretrained weights, a path loads a
   state dict (a file, or a folder holding ``NAME.pth`` / ``NAME-*.pth``).
@@ -23,7 +25,7 @@ from ..errors import DnnStatsError
 logger = logging.getLogger(__name__)
 
 __all__ = ["AVAILABLE_FILE", "available_families", "available_models", "classification_models",
-           "resolve_models", "build_model", "builder_kwargs"]
+           "resolve_models", "build_model", "builder_kwargs", "weights_file"]
 
 AVAILABLE_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                               "AvailableModel.txt")
@@ -83,27 +85,51 @@ def classification_models():
     return sorted(names)
 
 
-def resolve_models(spec=None, path=AVAILABLE_FILE):
-    """Model names for ``spec``: None or ``""`` -> AvailableModel.txt, ``"all"`` ->
-    every classification model, else a comma/space-separated list (order kept,
-    repeats dropped).  Raises DnnStatsError for a name torchvision lacks."""
-    if spec is None or (isinstance(spec, str) and not spec.strip()):
+def _known_models():
+    """``(names, where)``: torchvision's classifiers, or the shipped layer table's models
+    where torchvision is absent (a torch-free dry run)."""
+    try:
+        return classification_models(), "torchvision {}".format(_torchvision_version())
+    except DnnStatsError:
+        from .layer_table import load_table, table_models
+
+        table = load_table()
+        return table_models(table), "the layer table (torchvision {}; torchvision is not installed here)".format(
+            table.get("torchvision"))
+
+
+def _names(spec, option):
+    """A list of names from ``spec`` (text or list); raises for an empty list or a repeat."""
+    names = spec.replace(",", " ").split() if isinstance(spec, str) else [str(n).strip() for n in spec]
+    if not names or not all(names):
+        raise DnnStatsError("{} {!r} names no model: give comma-separated names or 'all', or leave {} out for "
+                            "AvailableModel.txt".format(option, spec if isinstance(spec, str) else ",".join(spec),
+                                                        option))
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DnnStatsError("{} names {} more than once: name each model once".format(option, ", ".join(repeated)))
+    return names
+
+
+def resolve_models(spec=None, path=AVAILABLE_FILE, option="--models"):
+    """Model names for ``spec``: None -> AvailableModel.txt, ``"all"`` -> every
+    classification model, else a comma/space-separated list (order kept).
+
+    Names are checked against torchvision, or against the shipped layer table
+    where torchvision is absent.  Raises DnnStatsError naming ``option`` for an
+    unknown name, a repeated name, or a list that names nothing (``""``, ``","``).
+    """
+    if spec is None:
         names = available_models(path)
     elif isinstance(spec, str) and spec.strip().lower() == "all":
-        return classification_models()
+        return _known_models()[0]
     else:
-        if isinstance(spec, str):
-            spec = spec.replace(",", " ").split()
-        names = []
-        for name in spec:
-            if name not in names:
-                names.append(name)
-    valid = classification_models()
+        names = _names(spec, option)
+    valid, where = _known_models()
     unknown = [name for name in names if name not in valid]
     if unknown:
-        raise DnnStatsError("unknown model {} for torchvision {}: use names from {} or 'all' ({})".format(
-            ", ".join(repr(n) for n in unknown), _torchvision_version(), os.path.basename(path),
-            ", ".join(valid)))
+        raise DnnStatsError("unknown model {} for {}: use names from {} or 'all' ({})".format(
+            ", ".join(repr(n) for n in unknown), where, os.path.basename(path), ", ".join(valid)))
     return names
 
 
@@ -128,7 +154,9 @@ def builder_kwargs(name, pretrained=False):
     return kwargs
 
 
-def _state_dict_path(name, path):
+def weights_file(name, path):
+    """The state-dict file for model ``name`` under ``path`` (a .pth file, or a folder holding
+    ``NAME.pth`` / ``NAME-*.pth``); raises DnnStatsError naming what is missing."""
     if os.path.isfile(path):
         return path
     if os.path.isdir(path):
@@ -165,7 +193,7 @@ def build_model(name, weights=None):
                                 "--weights FOLDER holding {}-*.pth, or drop --weights".format(
                                     name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, name))
     if weights is not None and not pretrained:
-        path = _state_dict_path(name, str(weights))
+        path = weights_file(name, str(weights))
         try:
             state = torch.load(path, map_location="cpu")
             model.load_state_dict(state)

@@ -71,7 +71,7 @@ def _trace(model, leaves):
     try:
         tracer = _Tracer(leaves)
         graph = tracer.trace(model)
-    except Exception as exc:  # torch.fx raises many types (TraceError, TypeError, ...)
+    except Exception as exc:  # torch.fx raises many types; a stop (Interrupted, a BaseException) goes through
         raise DnnStatsError("torch.fx cannot trace {}: {} (try the other granularity)".format(
             type(model).__name__, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
     finally:

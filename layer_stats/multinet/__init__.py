@@ -1,3 +1,4 @@
-"""Multi-DNN workloads: plan mappings (``plan``, no torch), run them as concurrent staged
-networks (``stages``, ``execute``), describe stages (``modelinfo``), write and post-process
-the seed's per-sample files (``layout``, ``runner``, ``postprocess``, no torch)."""
+"""Multi-DNN workloads: plan mappings (``plan``, no torch), build each network once
+(``netcache``), run mappings as concurrent staged networks (``stages``, ``execute``,
+``runner``), describe stages (``modelinfo``), check and post-process the seed's
+per-sample files (``rawcheck``, ``postprocess``, no torch)."""

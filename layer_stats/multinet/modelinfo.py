@@ -1,15 +1,14 @@
-"""Model information per stage: parameters, MACs and FLOPs with ptflops, and the count of
-leaf operations.
+"""Model information per stage: parameters, MACs and FLOPs, and the count of leaf operations.
 
-ptflops' ``aten`` backend (ptflops >= 0.7.3, torch >= 2.0) counts convolutions and
-matrix products only, as the seed's figures do (alexnet 61.1 M params / 714.19 M
-MACs, resnet50 25.56 M / 4.09 G); older ptflops (the only one on Python 3.6)
-has just the ``pytorch`` backend, which also counts pooling, normalisation and
-activations.  The backend used is recorded with every figure.  FLOPs are
-2 x MACs (one multiply-add = two operations), labelled as such.
+The figures come from :mod:`layer_stats.models.complexity`, which counts the torch
+functions a forward pass calls with fixed rules, so a TX2 (torch 1.10) and an Orin
+(torch 2.x) record the same figures for the same stage; they reproduce the seed's
+(alexnet 61.1 M params / 714.19 M MACs / 1.43 G FLOPs, mobilenet_v2 3.5 M / 300.77 M /
+614.97 M, resnet50 25.56 M / 4.09 G / 8.21 G).  The method is recorded with every
+figure (``backend``).  Earlier raw files used ptflops: ``backend`` ``aten`` (torch 2;
+MACs included bias additions, FLOPs were 2 x MACs) or ``pytorch`` (Python 3.6; it also
+counted pooling, normalisation and activations as MACs).
 """
-import inspect
-import io
 import logging
 
 from ..errors import DnnStatsError
@@ -17,6 +16,9 @@ from ..errors import DnnStatsError
 logger = logging.getLogger(__name__)
 
 __all__ = ["human", "stage_info", "flops_backend"]
+
+#: What ``flops_are`` says in every record.
+FLOPS_ARE = "2 x MACs + bias, normalisation, activation, pooling and softmax (DeepSpeed profiler rules)"
 
 
 def human(value):
@@ -27,44 +29,26 @@ def human(value):
     return str(round(value, 2))
 
 
-def _ptflops():
-    try:
-        import ptflops
-    except ImportError:
-        raise DnnStatsError("ptflops is not installed: pip3 install --no-deps ptflops (--no-deps keeps the "
-                            "board's NVIDIA torch)")
-    return ptflops
-
-
 def flops_backend():
-    """``aten`` where the installed ptflops and torch have it, else ``pytorch``."""
-    params = inspect.signature(_ptflops().get_model_complexity_info).parameters
-    import torch
-    if "backend" in params and int(torch.__version__.split(".")[0]) >= 2:
-        return "aten"
-    return "pytorch"
+    """The counting method recorded with every figure (the same on every torch)."""
+    from ..models.complexity import METHOD
+    return METHOD
 
 
 def stage_info(module, example, backend=None, layers=()):
     """Figures for ``module`` (a stage) run on ``example`` (its input tensor, batch 1).
 
-    Returns ``params``, ``macs``, ``flops`` (ints; flops = 2 x macs), ``backend``,
-    ``functionalLayerCount`` (leaf operations of ``layers``, see
-    :func:`layer_stats.models.split.leaf_operations`).
+    Returns ``params``, ``macs``, ``flops`` (ints), ``flops_are``, ``backend`` (the
+    counting method), ``functionalLayerCount`` (leaf operations of ``layers``, see
+    :func:`layer_stats.models.split.leaf_operations`).  ``backend``: None or the method
+    :func:`flops_backend` names; any other raises DnnStatsError.
     """
+    from ..models.complexity import METHOD, count_complexity
     from ..models.split import leaf_operations
 
-    ptflops = _ptflops()
-    backend = backend or flops_backend()
-    kwargs = {"as_strings": False, "print_per_layer_stat": False, "ost": io.StringIO(),
-              "input_constructor": lambda res: {"input": example}}
-    if backend == "aten":
-        kwargs["backend"] = "aten"
-    elif "backend" in inspect.signature(ptflops.get_model_complexity_info).parameters:
-        kwargs["backend"] = "pytorch"
-    macs, params = ptflops.get_model_complexity_info(module, tuple(example.shape[1:]), **kwargs)
-    if macs is None or params is None:
-        raise DnnStatsError("ptflops could not count {} (backend {}): try another ptflops version".format(
-            type(module).__name__, backend))
-    return {"params": int(params), "macs": int(macs), "flops": 2 * int(macs), "flops_are": "2 x MACs",
-            "backend": backend, "functionalLayerCount": sum(leaf_operations(layer) for layer in layers)}
+    if backend not in (None, METHOD):
+        raise DnnStatsError("cannot count with {!r}: this version counts with {!r} only (pass backend=None)".format(
+            backend, METHOD))
+    counted = count_complexity(module, example)
+    return {"params": counted.params, "macs": counted.macs, "flops": counted.flops, "flops_are": FLOPS_ARE,
+            "backend": METHOD, "functionalLayerCount": sum(leaf_operations(layer) for layer in layers)}

@@ -22,6 +22,7 @@ No mapping repeats within a set.
 """
 import collections
 import json
+import math
 import random
 
 from ..errors import DnnStatsError
@@ -37,7 +38,7 @@ PlannedMapping = collections.namedtuple("PlannedMapping", "index cls k set mappi
 
 #: ``layer_counts``: {model: block layer count}; ``devices``: list;
 #: ``priorities``: list of weights (same length) or None for equal;
-#: ``nets_range``: (low, high) inclusive; ``max_split_nets``: -1 for no limit.
+#: ``nets_range``: (low, high) inclusive; ``max_split_nets``: >= 1, or -1 for no limit.
 PlanOptions = collections.namedtuple("PlanOptions", [
     "models", "layer_counts", "devices", "priorities", "num_samples", "nets_range", "samples_per_set",
     "single_nets", "gpu_only_maps", "max_split_nets", "seed"])
@@ -69,22 +70,33 @@ def stage_bounds(stages, layer_count):
     return bounds
 
 
+def _repeated(names):
+    return sorted({name for name in names if list(names).count(name) > 1})
+
+
 def check_options(opts):
-    """Raise DnnStatsError for options that cannot make a plan."""
+    """Raise DnnStatsError, naming the flag, for options that cannot make a plan."""
     low, high = opts.nets_range
     if low < 1 or high < low:
         raise DnnStatsError("--numNetsRange {} {}: give LOW HIGH with 1 <= LOW <= HIGH".format(low, high))
     if high > len(opts.models):
         raise DnnStatsError("--numNetsRange up to {} needs at least {} models, the model list has {}".format(
             high, high, len(opts.models)))
+    for flag, names in (("--model_list", opts.models), ("--device_list", opts.devices)):
+        if _repeated(names):
+            raise DnnStatsError("{} names {} more than once: name each once".format(flag, ", ".join(_repeated(names))))
+    if not opts.devices:
+        raise DnnStatsError("--device_list names no device: give cpu, cuda or both")
     if opts.priorities is not None:
         if len(opts.priorities) != len(opts.devices):
             raise DnnStatsError("--device_priorities has {} values for {} devices ({}): give one per device".format(
                 len(opts.priorities), len(opts.devices), ",".join(opts.devices)))
-        if any(p < 0 for p in opts.priorities) or sum(opts.priorities) <= 0:
-            raise DnnStatsError("--device_priorities must be >= 0 and not all 0")
+        if not all(math.isfinite(p) and p >= 0 for p in opts.priorities) or sum(opts.priorities) <= 0:
+            raise DnnStatsError("--device_priorities must be finite numbers >= 0 and not all 0")
     if opts.num_samples < 0 or opts.samples_per_set < 1:
         raise DnnStatsError("--num_samples must be >= 0 and --samples_per_set >= 1")
+    if opts.max_split_nets != -1 and opts.max_split_nets < 1:
+        raise DnnStatsError("--max_split_nets {}: give a number >= 1, or -1 for no limit".format(opts.max_split_nets))
     missing = [m for m in opts.models if m not in opts.layer_counts]
     if missing:
         raise DnnStatsError("no layer count for {}".format(", ".join(missing)))

@@ -13,21 +13,36 @@ rails under the board's friendly names, mean C / mW) and ``ModelInfo``
 Per mode (:func:`csv_rows`): a row per sample and network with throughput,
 mean latency per pass, and the slowdown against the class A run of the same
 network alone on the same device where that exists.
+
+Every raw file is checked field by field first (:mod:`.rawcheck`): a bad one is
+named with what is wrong and skipped, the rest are processed
+(:func:`collect_mode`); outputs are strict JSON, never NaN (:func:`write_group`),
+and never land on or among the raw files (:func:`check_output_root`,
+:func:`group_items`).
 """
 import collections
+import io
 import json
+import logging
 import os
 import re
 
 from ..dataset.raw import RawFileError
+from ..dataset.table import csv_text, json_text
+from ..errors import DnnStatsError
+from ..fsutil import atomic_write
 from ..dataset.stats import mean, numbers
 from ..tegrastats.boards import BOARDS
 from ..tegrastats.params import param_keys, resolve_params
 from ..tegrastats.parse import LineParser
 from .modelinfo import human
+from .rawcheck import check_record
 from .runner import FORMAT_VERSION
 
-__all__ = ["read_raw", "raw_files", "sample_json", "tegrastats_block", "csv_rows", "SEED_KEYS"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["read_raw", "raw_files", "sample_json", "tegrastats_block", "csv_rows", "SEED_KEYS", "collect_mode",
+           "check_output_root", "group_items", "write_group"]
 
 SEED_KEYS = ("mapping", "stageSummary", "samplingDuration", "Mode", "Device", "Tegrastats", "ModelInfo")
 _FILE = re.compile(r"^(SingleNet|MultiNet)_Map\d+_nm_\d+_set_\d+_class[A-D]\.json$")
@@ -41,22 +56,22 @@ def raw_files(mode_dir):
     return [os.path.join(mode_dir, n) for n in sorted(names, key=lambda n: int(n.split("_Map")[1].split("_")[0]))]
 
 
-def read_raw(path):
-    """A raw mapping file as a dict; raises RawFileError naming the file and the problem."""
+def read_raw(path, mode=None):
+    """A raw mapping file as a dict, checked (:func:`.rawcheck.check_record`; ``mode``: its
+    ``Mode{m}`` folder's number); raises RawFileError naming the file and the problem."""
     try:
-        with open(path) as handle:
+        with io.open(path, encoding="utf-8") as handle:
             record = json.load(handle)
-    except (IOError, OSError, ValueError) as exc:
-        raise RawFileError("{}: not readable JSON ({})".format(path, exc))
+    except (IOError, OSError, ValueError, RecursionError) as exc:
+        raise RawFileError("{}: not readable JSON ({})".format(path, str(exc).splitlines()[0] if str(exc) else
+                                                                type(exc).__name__))
     if not isinstance(record, dict):
-        raise RawFileError("{}: not a JSON object".format(path))
+        raise RawFileError("{}: holds {}, not a JSON object".format(path, type(record).__name__))
     version = record.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise RawFileError("{}: format_version {!r} is not one this version reads (<= {})".format(
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
+        raise RawFileError("{}: format_version {!r} is not one this version reads (1-{})".format(
             path, version, FORMAT_VERSION))
-    missing = [k for k in ("mapping", "networks", "samplingDuration", "Mode", "Device", "class") if k not in record]
-    if missing:
-        raise RawFileError("{}: missing {}".format(path, ", ".join(missing)))
+    check_record(path, record, mode)
     return record
 
 
@@ -99,7 +114,7 @@ def tegrastats_block(raw_lines, board, params=None):
         if allowed is not None and key not in allowed:
             continue
         if key in ("RAM_used_MB", "SWAP_used_MB"):
-            block[key.split("_")[0]] = round(mean([s.get(key) for s in samples]), 4)
+            block[key.split("_")[0]] = _rounded(mean([s.get(key) for s in samples]))
         elif _CORE.match(key):
             if "CPU" not in block:
                 block["CPU"] = collections.OrderedDict([("Utilization", _per_core(samples, cores, "util_pct")),
@@ -111,10 +126,15 @@ def tegrastats_block(raw_lines, board, params=None):
                 block[friendly.get(name.lower(), name + " Temperature")] = round(value, 4)
         elif key.endswith("_mW") and not key.endswith(("_avg_mW", "_max_mW")):
             rail = key[:-len("_mW")]
-            block[friendly.get(rail.lower(), rail)] = round(mean([s.get(key) for s in samples]), 4)
+            block[friendly.get(rail.lower(), rail)] = _rounded(mean([s.get(key) for s in samples]))
         else:
             _engine(block, key, samples)
     return block
+
+
+def _rounded(value, digits=4):
+    """``value`` rounded, or None where the window had no number for it."""
+    return None if value is None else round(value, digits)
 
 
 def _engine(block, key, samples):
@@ -216,3 +236,86 @@ def csv_rows(records, processed):
                 row[name.replace(" ", "_") + "_mW"] = value
             rows.append(row)
     return rows
+
+
+def collect_mode(folder, mode, device=None):
+    """Read and convert every raw file of one ``Mode{m}`` folder.
+
+    Returns ``(items, problems)``: ``items`` [(path, record, sample)] of ``device``
+    (the seed's name; None: any), ``problems`` one line per file skipped, naming
+    the file and what is wrong with it.
+    """
+    items, problems = [], []
+    for path in raw_files(folder):
+        try:
+            record = read_raw(path, mode)
+            if device is not None and record["Device"] != device:
+                continue
+            items.append((path, record, sample_json(record)))
+        except DnnStatsError as exc:  # RawFileError, or a tegrastats parameter the board lacks
+            problems.append(str(exc))
+        except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError) as exc:
+            problems.append("{}: malformed ({}: {})".format(path, type(exc).__name__, exc))
+    return items, problems
+
+
+def _inside(path, folder):
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_output_root(input_root, output_root, mode_dirs):
+    """Raise DnnStatsError when processed files would land among raw ones: ``output_root``
+    equal to ``input_root`` or inside one of its ``mode_dirs`` ({mode: folder})."""
+    if os.path.realpath(output_root) == os.path.realpath(input_root):
+        raise DnnStatsError("--output_file_root {} is --input_file_root: processed files would mix with the raw "
+                            "Mode folders; pass another folder (default: {})".format(
+                                output_root, os.path.join(input_root, "Processed")))
+    for folder in mode_dirs.values():
+        if _inside(output_root, folder):
+            raise DnnStatsError("--output_file_root {} is inside the raw folder {}: processed files would mix with "
+                                "raw ones; pass a folder outside it".format(output_root, folder))
+
+
+def group_items(items, out_root, mode_dirs):
+    """{target folder: items} (``<out_root>/{Device}/Mode{m}``); raises DnnStatsError if a
+    target is, or is inside, a raw ``Mode`` folder (it would overwrite raw files)."""
+    groups = collections.OrderedDict()
+    for item in items:
+        record = item[1]
+        target = os.path.join(out_root, record["Device"], "Mode{}".format(record["Mode"]))
+        clash = [folder for folder in mode_dirs.values() if _inside(target, folder)]
+        if clash:
+            raise DnnStatsError("processed files for {} Mode{} would go to {}, the raw folder {}: pass another "
+                                "--output_file_root".format(record["Device"], record["Mode"], target, clash[0]))
+        groups.setdefault(target, []).append(item)
+    return groups
+
+
+def write_group(target, items):
+    """Write one device and mode: a sample file per raw file, ``{target}.csv`` and
+    ``{target}.provenance.json`` (strict JSON: no NaN); processed samples in ``target``
+    whose raw file was not processed this time are removed, so the folder and the CSV
+    agree.  Returns the number of samples written."""
+    records = [record for _, record, _ in items]
+    names = set()
+    for path, _, sample in items:
+        names.add(os.path.basename(path))
+        atomic_write(os.path.join(target, os.path.basename(path)), json_text(sample))
+    _prune(target, names)
+    atomic_write(target + ".csv", csv_text(csv_rows(records, [s for _, _, s in items])))
+    kinds = sorted({r.get("telemetry") or "unknown" for r in records})
+    atomic_write(target + ".provenance.json", json_text(collections.OrderedDict([
+        ("Device", records[0]["Device"]), ("mode", records[0]["Mode"]), ("telemetry", kinds),
+        ("boards", sorted({r.get("board") or "unknown" for r in records})), ("simulated", "simulated" in kinds),
+        ("samples", len(items)),
+        ("note", "SIMULATED telemetry: values come from the built-in simulator, not a Jetson"
+         if "simulated" in kinds else "")]), indent=1))
+    return len(items)
+
+
+def _prune(target, keep):
+    for name in sorted(os.listdir(target)):
+        if _FILE.match(name) and name not in keep:
+            os.remove(os.path.join(target, name))
+            logger.warning("removed %s: its raw file was skipped or is gone", os.path.join(target, name))

@@ -13,7 +13,14 @@ Stage = collections.namedtuple("Stage", "key device first last module")
 
 
 def build_stages(chain, stages):
-    """:class:`Stage` list for a network's ``{stage_key: device}`` over its block ``chain``."""
+    """:class:`Stage` list for a network's ``{stage_key: device}`` over its block ``chain``.
+
+    Each layer is moved to its stage's device *in place* (``Module.to``; a no-op
+    for a layer already there), so the chain's layers end up where this mapping
+    wants them.  The network cache relies on this: one copy per network, moved
+    as each mapping needs (see :mod:`.netcache`); never build stages of one chain
+    for two mappings that run at the same time.
+    """
     import torch
 
     out = []

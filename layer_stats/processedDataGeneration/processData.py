@@ -7,27 +7,25 @@ Reads ``<input_root>/LayerStats/Mode{m}/...``; writes ``<output_root>/Mode{m}.js
 is) and ``LayerStats.csv``.  Corrupt or partial raw files are named and
 skipped.  Needs no torch.
 """
-import argparse
-import json
 import logging
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from layer_stats.cli import add_logging_args, run, setup_logging, split_list  # noqa: E402
-from layer_stats.dataset.layout import modes_found  # noqa: E402
+from layer_stats.cli import ArgumentParser, add_logging_args, number, run, setup_logging, split_list  # noqa: E402
+from layer_stats.dataset.layout import layer_root, modes_found  # noqa: E402
 from layer_stats.dataset.process import collect, mode_json, provenance, tidy_rows  # noqa: E402
-from layer_stats.dataset.table import csv_text  # noqa: E402
+from layer_stats.dataset.table import csv_text, json_text  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
-from layer_stats.fsutil import atomic_write  # noqa: E402
+from layer_stats.fsutil import atomic_write, check_writable  # noqa: E402
 
 logger = logging.getLogger("layer_stats.process")
 
 
 def _parser():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modes", nargs="+", type=int, help="modes to process (default: every mode found)")
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modes", nargs="+", type=number(int, low=0), help="modes to process (default: every mode found)")
     parser.add_argument("--params", nargs="+", help="power parameters to keep (default: all recorded)")
     parser.add_argument("--input_root", "--input-root", default="Dataset",
                         help="the generator's --output_root (default Dataset)")
@@ -35,6 +33,16 @@ def _parser():
                         help="where processed files go (default <input_root>/Processed)")
     add_logging_args(parser)
     return parser
+
+
+def _check_out_root(out_root, input_root):
+    """Refuse an output folder inside the raw data (its files would mix with the raw files)."""
+    raw = os.path.realpath(layer_root(input_root))
+    out = os.path.realpath(out_root)
+    if out == raw or out.startswith(raw + os.sep):
+        raise DnnStatsError("--output_root {} is inside the raw data {}: pass a folder outside it (default "
+                            "<input_root>/Processed)".format(out_root, layer_root(input_root)))
+    check_writable(out_root)
 
 
 def main(argv):
@@ -51,6 +59,8 @@ def main(argv):
                             "PowerLatencyDatasetGenerator.py first or fix --modes".format(
                                 ", ".join(str(m) for m in missing) or "any", args.input_root,
                                 ", ".join(str(m) for m in found) or "none"))
+    out_root = args.output_root or os.path.join(args.input_root, "Processed")
+    _check_out_root(out_root, args.input_root)
     params = split_list(args.params)
     layers, problems = collect(args.input_root, modes)
     for problem in problems:
@@ -61,13 +71,12 @@ def main(argv):
         if unknown:
             raise DnnStatsError("parameter {} not in the raw data: use one of {}".format(
                 ", ".join(unknown), ", ".join(sorted(recorded)) or "(no power data)"))
-    out_root = args.output_root or os.path.join(args.input_root, "Processed")
     for mode in modes:
         data = mode_json(layers, mode, params)
         path = os.path.join(out_root, "Mode{}.json".format(mode))
-        atomic_write(path, json.dumps(data, indent=4) + "\n")
+        atomic_write(path, json_text(data))
         atomic_write(os.path.join(out_root, "Mode{}.provenance.json".format(mode)),
-                     json.dumps(provenance(layers, mode), indent=1) + "\n")
+                     json_text(provenance(layers, mode), indent=1))
         logger.info("wrote %s (%d networks)", path, len(data))
     rows = tidy_rows(layers, modes, params)
     atomic_write(os.path.join(out_root, "LayerStats.csv"), csv_text(rows))

@@ -13,10 +13,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from layer_stats.cli import (add_logging_args, add_output_root_arg, add_tgr_args, run,  # noqa: E402
-                             setup_logging, split_list)
+from layer_stats.cli import (ArgumentParser, add_logging_args, add_output_root_arg, add_tgr_args,  # noqa: E402
+                             check_log_file, number, run, setup_logging, split_list)
 from layer_stats.dataset import layout  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
+from layer_stats.fsutil import check_writable  # noqa: E402
 from layer_stats.tegrastats.simulate import GPU_LOAD_FILE  # noqa: E402
 from layer_stats.tegrastats.sources import add_telemetry_args, source_from_args  # noqa: E402
 
@@ -24,8 +25,8 @@ logger = logging.getLogger("layer_stats.generator")
 
 
 def _parser():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0].strip())
-    parser.add_argument("--mode", type=int, required=True,
+    parser = ArgumentParser(description=__doc__.splitlines()[0].strip())
+    parser.add_argument("--mode", type=number(int, low=0), required=True,
                         help="the board's nvpmodel mode (checked against nvpmodel -q; required)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where layers run (default cpu)")
     parser.add_argument("--imgs", nargs="+", default=["img1.jpg,img2.jpg,img3.jpg"],
@@ -36,19 +37,20 @@ def _parser():
                                           "default: random weights, no network needed")
     parser.add_argument("--granularity", choices=["block", "fine"], default="block",
                         help="block: the seed's layers (default); fine: every single-tensor cut")
-    parser.add_argument("--batch_size", type=int, default=1, help="images per inference (default 1)")
+    parser.add_argument("--batch_size", type=number(int, low=1, high=256), default=1,
+                        help="images per inference, 1-256 (default 1)")
     parser.add_argument("--force_mode", action="store_true", help="record even if nvpmodel reports another mode")
     parser.add_argument("--dry_run", action="store_true", help="list the raw files the run would write, and stop")
     lat = parser.add_argument_group("latency options")
     lat.add_argument("--eval_latency", action="store_true", help="time every layer")
-    lat.add_argument("--lt_smpl_count", type=int, default=100, help="timed runs per layer (default 100)")
-    lat.add_argument("--lt_warmup", type=int, default=10, help="untimed warm-up runs per layer (default 10)")
+    lat.add_argument("--lt_smpl_count", type=number(int, low=1), default=100, help="timed runs per layer (default 100)")
+    lat.add_argument("--lt_warmup", type=number(int, low=0), default=10, help="untimed warm-up runs per layer (default 10)")
     tgr = add_tgr_args(parser, interval_ms=20, boundary_s=1.0)
-    tgr.add_argument("--tgr_smpl_duration", type=float, default=5.0,
+    tgr.add_argument("--tgr_smpl_duration", type=number(low=0, low_open=True), default=5.0,
                      help="measured seconds per layer, between the boundaries (default 5)")
-    tgr.add_argument("--idle_duration", type=float, default=2.0,
+    tgr.add_argument("--idle_duration", type=number(low=0, low_open=True), default=2.0,
                      help="idle baseline before each network, s, after up to 1 s unmeasured (default 2)")
-    tgr.add_argument("--settle_timeout", type=float, default=10.0,
+    tgr.add_argument("--settle_timeout", type=number(low=0), default=10.0,
                      help="longest wait for power to return near idle after a layer, s (default 10)")
     add_output_root_arg(parser)
     add_telemetry_args(parser)
@@ -57,9 +59,17 @@ def _parser():
     return parser
 
 
-def _positive(name, value):
-    if value <= 0:
-        raise DnnStatsError("{} must be > 0, got {}".format(name, value))
+def _inputs(args, images):
+    """Every file the run reads (a --log_file must be none of them)."""
+    from layer_stats.models.registry import AVAILABLE_FILE
+    return list(images) + [AVAILABLE_FILE, args.replay, args.weights, args.tegrastats]
+
+
+def _gpu_load_file(args):
+    """Where the simulator learns that CUDA work runs (None off the simulator or on the CPU)."""
+    if args.simulate and args.device == "cuda":
+        return os.path.join(layout.mode_dir(args.output_root, args.mode), GPU_LOAD_FILE)
+    return None
 
 
 def options_from_args(args):
@@ -68,14 +78,10 @@ def options_from_args(args):
     from layer_stats.models.inputs import find_images
     from layer_stats.models.registry import resolve_models
 
-    for name in ("batch_size", "lt_smpl_count", "tgr_interval", "tgr_smpl_duration", "idle_duration"):
-        _positive("--" + name, getattr(args, name))
-    for name in ("lt_warmup", "tgr_smpl_boundary", "settle_timeout"):
-        if getattr(args, name) < 0:
-            raise DnnStatsError("--{} must be >= 0, got {}".format(name, getattr(args, name)))
+    if args.models is not None and not args.models.replace(",", " ").strip():
+        raise DnnStatsError("--models is empty: name models (--models resnet18,alexnet), 'all', or leave the flag "
+                            "out for AvailableModel.txt")
     both = not (args.eval_latency or args.eval_tgr)
-    if both:
-        logger.info("neither --eval_latency nor --eval_tgr given: measuring both")
     return LayerwiseOptions(
         mode=args.mode, device=args.device, models=resolve_models(args.models), images=find_images(args.imgs),
         granularity=args.granularity, batch_size=args.batch_size, weights=args.weights,
@@ -84,22 +90,31 @@ def options_from_args(args):
         tgr_smpl_duration_s=args.tgr_smpl_duration, tgr_smpl_boundary_s=args.tgr_smpl_boundary,
         idle_s=args.idle_duration, settle_timeout_s=args.settle_timeout, output_root=args.output_root,
         force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args),
-        gpu_load_file=os.path.join(layout.mode_dir(args.output_root, args.mode), GPU_LOAD_FILE)
-        if args.simulate and args.device == "cuda" else None)
+        gpu_load_file=_gpu_load_file(args))
 
 
 def main(argv):
     args = _parser().parse_args(argv)
-    log_file = args.log_file or os.path.join(layout.mode_dir(args.output_root, args.mode), "layerwise.log")
-    setup_logging(args.log_level, None if args.dry_run else log_file)
+    setup_logging(args.log_level)
+    eval_tgr = args.eval_tgr or not args.eval_latency
+    # the telemetry source first: a missing tegrastats or a bad --replay log fails before torch loads
+    source = source_from_args(args, args.tgr_interval, _gpu_load_file(args)) if eval_tgr and not args.dry_run \
+        else None
     opts = options_from_args(args)
-    from layer_stats.layerwise import planned_files, run_layerwise
+    from layer_stats.layerwise import check_options, planned_files, run_layerwise
 
     if args.dry_run:
-        for path, done in planned_files(opts):
-            sys.stdout.write("{}\t{}\n".format("done" if done else "todo", path))
+        check_options(opts, dry_run=True)
+        for path, _, _, _, state in planned_files(opts):
+            sys.stdout.write("{}\t{}\n".format(state, path))
         return 0
-    source = source_from_args(args, args.tgr_interval, opts.gpu_load_file) if opts.eval_tgr else None
+    log_file = args.log_file or os.path.join(layout.mode_dir(args.output_root, args.mode), "layerwise.log")
+    check_log_file(log_file, _inputs(args, opts.images), layout.layer_root(opts.output_root))
+    check_options(opts)
+    check_writable(args.output_root)
+    setup_logging(args.log_level, log_file)
+    if not (args.eval_latency or args.eval_tgr):
+        logger.info("neither --eval_latency nor --eval_tgr given: measuring both")
     run_layerwise(opts, source)
     return 0
 

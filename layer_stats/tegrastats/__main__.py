@@ -8,7 +8,6 @@
 - ``parse``: convert tegrastats logs to JSON lines or CSV.
 - ``params``: list the ``--tgr_params`` names valid on a board.
 """
-import argparse
 import contextlib
 import csv
 import io
@@ -18,7 +17,7 @@ import os
 import sys
 import time
 
-from ..cli import add_logging_args, run, setup_logging
+from ..cli import ArgumentParser, add_logging_args, number, run, setup_logging
 from ..clock import monotonic
 from ..errors import Interrupted
 from ..fsutil import AtomicFile, chown_to_invoker, ensure_dir
@@ -26,6 +25,7 @@ from ..lifecycle import stop_on_signals
 from ..progress import Progress
 from .boards import BOARDS, board_names
 from .detect import board_from_sample, detect_board, resolve_board
+from .logcheck import check_log
 from .params import role_rail, valid_params
 from .parse import LineParser, column_order, parse_file
 from .recorder import Recorder
@@ -37,15 +37,8 @@ logger = logging.getLogger("layer_stats.tegrastats")
 
 
 def _positive(kind):
-    def check(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError("{!r} is not a number".format(text))
-        if value <= 0:
-            raise argparse.ArgumentTypeError("must be > 0, got {}".format(text))
-        return value
-    return check
+    """argparse type: a finite ``kind`` > 0 (see :func:`layer_stats.cli.number`)."""
+    return number(kind, low=0, low_open=True)
 
 
 def _sample_record(sample, parsed, source, board):
@@ -129,8 +122,8 @@ def cmd_simulate(args):
 
 
 def cmd_replay(args):
-    log = require_log(args.log)
-    return _print_until_stopped(paced_lines(log, args.interval, args.speed, args.loop))
+    check_log(args.log, "LOG")
+    return _print_until_stopped(paced_lines(args.log, args.interval, args.speed, args.loop))
 
 
 def _rows(paths):
@@ -181,7 +174,7 @@ def cmd_params(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python3 -m layer_stats.tegrastats", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python3 -m layer_stats.tegrastats", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -197,7 +190,7 @@ def build_parser():
     sim.add_argument("--board", required=True, type=resolve_board, help="one of " + ", ".join(board_names()))
     sim.add_argument("--interval", type=_positive(int), default=1000, help="ms between lines (default 1000)")
     sim.add_argument("--count", type=_positive(int), help="stop after N lines (default: never)")
-    sim.add_argument("--seed", type=int, help="noise seed, for repeatable output")
+    sim.add_argument("--seed", type=number(int, low=0), help="noise seed, for repeatable output")
     sim.add_argument("--gpu_load_file", "--gpu-load-file", metavar="FILE",
                      help="file holding the GPU load (0..1) to show, re-read every line (default: 0)")
     sim.set_defaults(func=cmd_simulate)

@@ -1,15 +1,19 @@
-"""Which Jetson board this is: from the device tree on a Jetson, else from a line's rails.
+"""Which Jetson board this is: from the device tree on a Jetson, else from a line's rails;
+and which board a recorded log comes from (:func:`replay_board`).
 
 Both read the tables in :mod:`layer_stats.tegrastats.boards`; nothing here
 names a board.
 """
+import collections
 import io
 import os
 
 from ..errors import DnnStatsError
 from .boards import BOARDS, DEVICE_ALIASES, MODEL_PATTERNS, board_names
+from .logcheck import check_log
 
-__all__ = ["read_model", "board_from_model", "board_from_sample", "detect_board", "resolve_board"]
+__all__ = ["read_model", "board_from_model", "board_from_sample", "board_from_samples", "detect_board",
+           "replay_board", "resolve_board"]
 
 
 def read_model(root="/"):
@@ -55,6 +59,31 @@ def board_from_sample(sample):
             if score > best_score:
                 best, best_score = board, score
     return best
+
+
+def board_from_samples(samples):
+    """The board most of ``samples`` (parsed lines) point to (:func:`board_from_sample`);
+    the earliest wins a tie; None if no line tells."""
+    votes = collections.Counter()
+    first = {}
+    for sample in samples:
+        board = board_from_sample(sample)
+        if board is not None:
+            votes[board] += 1
+            first.setdefault(board, len(first))
+    if not votes:
+        return None
+    return max(votes, key=lambda board: (votes[board], -first[board]))
+
+
+def replay_board(path, flag="--replay"):
+    """The board key of the Jetson that recorded the tegrastats log ``path``, or None
+    when its lines do not tell (no power rails: Nano 2GB, DRIVE Orin, old TX1 logs).
+
+    Reads the log's first lines only (see :mod:`layer_stats.tegrastats.logcheck`);
+    raises TelemetryError naming ``flag`` if the file is no tegrastats log.
+    """
+    return board_from_samples(check_log(path, flag).samples)
 
 
 def detect_board(root="/", sample=None):

@@ -28,9 +28,17 @@ shape                     keys produced (units in the name)
 ========================  ==========================================================
 
 Every result also has ``unparsed``: the tokens that fit no shape (empty for
-every line of the real corpus).  :func:`parse_line` never raises.  Values are
-ints, except temperatures (float or None), ``timestamp`` and ``*_state`` (str).
-Key order follows the line for the first line of each layout; do not rely on it.
+every line of the real corpus).  :func:`parse_line` never raises (a stop
+signal's :class:`~layer_stats.errors.Interrupted` is no error and passes).
+Values are ints, except temperatures (float or None), ``timestamp`` and
+``*_state`` (str).  Key order follows the line for the first line of each
+layout; do not rely on it.
+
+Hostile text: a UTF-8 byte order mark and NUL bytes (a log zero-filled after a
+power cut) are dropped, bytes that are not UTF-8 become U+FFFD (and their
+token ``unparsed``), CR/LF line ends are ignored.  Time is linear in the
+length of the line, whatever it holds (1 MB of garbage, 100,000 tokens, one
+rail repeated 100,000 times).
 
 Speed: a log repeats one layout (the same tokens, other numbers) line after
 line.  After the grammar has read a line, :class:`LineParser` compiles that
@@ -43,7 +51,7 @@ grammar gives.
 import io
 import re
 
-__all__ = ["parse_line", "parse_file", "iter_lines", "LineParser", "column_order"]
+__all__ = ["parse_line", "parse_file", "iter_lines", "open_log", "is_tegrastats", "LineParser", "column_order"]
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -88,11 +96,12 @@ class _Fields(object):
     value that no single span of text gives.
     """
 
-    __slots__ = ("items", "rails")
+    __slots__ = ("items", "rails", "_next")
 
     def __init__(self):
         self.items = []
         self.rails = set()
+        self._next = {}  # name -> the next suffix to try: repeats stay linear
 
     def add(self, key, value, m=None, group=None, offset=0, span=None):
         if span is None and group is not None:
@@ -103,10 +112,19 @@ class _Fields(object):
             self.items.append((key, value, span[0] + offset, span[1] + offset))
 
     def rail_name(self, name):
-        """``NAME``, or ``NAME_2``, ``NAME_3``... when the line printed it before."""
-        unique, n = name, 2
-        while unique in self.rails:
-            unique, n = "{}_{}".format(name, n), n + 1
+        """``NAME``, or ``NAME_2``, ``NAME_3``... when the line printed it before.
+
+        Suffixes already tried are not tried again, so a line repeating one
+        rail n times costs O(n), not O(n^2).
+        """
+        unique = name
+        if unique in self.rails:
+            n = self._next.get(name, 2)
+            unique = "{}_{}".format(name, n)
+            while unique in self.rails:
+                n += 1
+                unique = "{}_{}".format(name, n)
+            self._next[name] = n + 1
         self.rails.add(unique)
         return unique
 
@@ -218,11 +236,19 @@ def _token(m, fields):
     return True
 
 
+_WORD = re.compile(r"\s*(\S+)")
+
+
 def _read_tokens(line):
-    """The grammar (slow path): ``(fields, unparsed)`` for one stripped line."""
+    """The grammar (slow path): ``(fields, unparsed)`` for one stripped line.
+
+    Linear in ``len(line)``: every attempt starts at a token boundary, and a
+    token that fits no shape is skipped whole (one regex step, not a Python
+    loop over its characters).
+    """
     fields, unparsed = _Fields(), []
     pos, end = 0, len(line)
-    match = _TOKEN.match
+    match, word = _TOKEN.match, _WORD.match
     while pos < end:
         m = match(line, pos)
         if m is not None:
@@ -231,13 +257,11 @@ def _read_tokens(line):
                 pos = m.end()
                 continue
             del fields.items[mark:]
-        while pos < end and line[pos].isspace():
-            pos += 1
-        stop = pos
-        while stop < end and not line[stop].isspace():
-            stop += 1
-        unparsed.append(line[pos:stop])
-        pos = stop
+        w = word(line, pos)
+        if w is None:  # only blanks left
+            break
+        unparsed.append(w.group(1))
+        pos = w.end()
     return fields, unparsed
 
 
@@ -343,6 +367,23 @@ def _compile_layout(line, fields):
     return _Layout("".join(pieces), keys, aliases, constants, [item[0] for item in fields.items])
 
 
+#: Lines longer than this (chars) are read by the grammar only: no real line
+#: comes near it (the corpus's longest is 562), and compiling a pattern for a
+#: huge line would cost more than it saves.
+LAYOUT_MAX_CHARS = 4096
+
+
+def _clean(line):
+    """``line`` as text without a byte order mark or NUL bytes (see the module doc)."""
+    if type(line) is not str:
+        line = line.decode("utf-8", "replace") if isinstance(line, bytes) else str(line or "")
+    if line[:1] == "\ufeff":
+        line = line[1:]
+    if "\x00" in line:
+        line = line.replace("\x00", "")
+    return line
+
+
 class LineParser(object):
     """Parses lines with the grammar, reusing compiled layouts of earlier lines.
 
@@ -357,8 +398,7 @@ class LineParser(object):
     def parse(self, line):
         """See :func:`parse_line`."""
         try:
-            if type(line) is not str:
-                line = line.decode("utf-8", "replace") if isinstance(line, bytes) else str(line or "")
+            line = _clean(line)
             layouts = self._layouts
             if layouts:
                 out = layouts[0].read(line)
@@ -371,14 +411,14 @@ class LineParser(object):
                         layouts.insert(0, layouts.pop(i))
                     return out
             return self._parse_slow(line.rstrip())
-        except Exception as exc:  # the contract is "never raises"
-            return {"unparsed": ["<parser error: {!r}>".format(exc)]}
+        except Exception as exc:  # "never raises"; Interrupted and KeyboardInterrupt are not Exceptions
+            return {"unparsed": ["<parser error: {}>".format(type(exc).__name__)]}
 
     def _parse_slow(self, line):
         fields, unparsed = _read_tokens(line)
         out = {key: value for key, value, _, _ in fields.items}
         out["unparsed"] = unparsed
-        if fields.items and not unparsed:
+        if fields.items and not unparsed and len(line) <= LAYOUT_MAX_CHARS:
             layout = _compile_layout(line, fields)
             if layout is not None:
                 self._layouts.insert(0, layout)
@@ -387,6 +427,19 @@ class LineParser(object):
 
 
 _default = LineParser()
+
+#: Fields one of which every tegrastats format prints (memory, CPU cores, power).
+_CORE_FIELDS = ("RAM_used_MB", "CPU0_util_pct")
+
+
+def is_tegrastats(parsed):
+    """True if ``parsed`` (a :func:`parse_line` result) is a tegrastats line: it has
+    RAM, the CPU cores or a power rail, and more fields than unparsed tokens (so
+    text that happens to hold ``A 1/2`` is not one)."""
+    fields = len(parsed) - 1 if "unparsed" in parsed else len(parsed)
+    if fields <= len(parsed.get("unparsed") or ()):
+        return False
+    return any(key in parsed for key in _CORE_FIELDS) or any(key.endswith("_mW") for key in parsed)
 
 
 def parse_line(line):
@@ -398,9 +451,15 @@ def parse_line(line):
     return _default.parse(line)
 
 
+def open_log(path):
+    """``path`` opened as text: UTF-8 with a byte order mark dropped, undecodable bytes
+    as U+FFFD, CR, LF and CRLF all ending a line."""
+    return io.open(path, "r", encoding="utf-8-sig", errors="replace", newline=None)
+
+
 def iter_lines(path):
-    """Yield the lines of a log file without their newline; undecodable bytes become U+FFFD."""
-    with io.open(path, "r", encoding="utf-8", errors="replace", newline=None) as handle:
+    """Yield the lines of a log file without their newline (see :func:`open_log`)."""
+    with open_log(path) as handle:
         for line in handle:
             yield line.rstrip("\r\n")
 
@@ -408,7 +467,7 @@ def iter_lines(path):
 def parse_file(path):
     """Yield :func:`parse_line` for every line of ``path`` (blank lines included)."""
     parse = LineParser().parse
-    with io.open(path, "r", encoding="utf-8", errors="replace", newline=None) as handle:
+    with open_log(path) as handle:
         for line in handle:  # a layout's pattern allows the trailing newline
             yield parse(line)
 

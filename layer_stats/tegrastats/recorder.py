@@ -19,6 +19,11 @@ The child is stopped on every way out: :meth:`stop` (also from ``with``,
 also gets SIGTERM from the kernel if this process dies, even by SIGKILL
 (``PR_SET_PDEATHSIG``).  Start the recorder from a thread that lives as long
 as it (the main thread): the kernel ties that signal to the starting thread.
+
+A replay without loop ends by itself: a window asked for after its last line
+raises TelemetryError naming ``--replay_loop`` (:meth:`Recorder.require_more`)
+instead of giving an empty window.  Lines are kept as text whatever the child
+prints (undecodable bytes as U+FFFD), each cut to :data:`MAX_LINE_BYTES`.
 """
 import atexit
 import bisect
@@ -32,7 +37,7 @@ import subprocess
 import threading
 
 from ..clock import WallClock, monotonic
-from ..errors import TelemetryError
+from ..errors import TelemetryError, printable, quote_text
 from .sources import child_env
 
 logger = logging.getLogger(__name__)
@@ -45,6 +50,23 @@ Sample = collections.namedtuple("Sample", "t_mono t_wall raw")
 
 _PR_SET_PDEATHSIG = 1
 _STDERR_KEEP = 20
+_STDERR_SHOWN = 3
+#: Longest line kept (bytes); the rest of a longer line is read and dropped, so a
+#: child printing binary without newlines cannot fill the memory.
+MAX_LINE_BYTES = 4 << 20
+
+
+def _read_lines(stream, limit=MAX_LINE_BYTES):
+    """Yield the lines of a binary ``stream`` (newline kept), each cut to ``limit`` bytes."""
+    while True:
+        raw = stream.readline(limit)
+        if not raw:
+            return
+        if len(raw) >= limit and not raw.endswith(b"\n"):
+            rest = raw
+            while rest and not rest.endswith(b"\n"):
+                rest = stream.readline(limit)
+        yield raw
 
 
 def _die_with_parent():
@@ -143,7 +165,7 @@ class Recorder(object):
     # -- readers (threads) ---------------------------------------------------
     def _read_stdout(self):
         stdout, now, wall = self._proc.stdout, monotonic, self.clock.wall
-        for raw in iter(stdout.readline, b""):
+        for raw in _read_lines(stdout):
             t = now()
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             with self._lock:
@@ -157,7 +179,7 @@ class Recorder(object):
             self._arrived.notify_all()
 
     def _read_stderr(self):
-        for raw in iter(self._proc.stderr.readline, b""):
+        for raw in _read_lines(self._proc.stderr, 64 << 10):
             self._stderr.append(raw.decode("utf-8", "replace").rstrip())
 
     def _trim(self, newest):
@@ -186,10 +208,38 @@ class Recorder(object):
         code = self._proc.wait()
         if self.source.kind == "replay" and code == 0:
             return
-        detail = " | ".join(self._stderr) or "no error output"
+        shown = [printable(line, 200) for line in list(self._stderr)[-_STDERR_SHOWN:] if line.strip()]
+        detail = " | ".join(shown) or "no error output"
         raise TelemetryError("{} exited with status {} ({}): check that it runs on its own ({}){}".format(
             self.source.kind, code, detail, " ".join(self.source.argv),
             "; tegrastats needs root for power rails: run with sudo" if self.source.kind == "tegrastats" else ""))
+
+    def require_more(self, t_mono=None):
+        """Raise TelemetryError if the child's output ended by itself with no sample
+        after ``t_mono`` (monotonic s; None: any time), as a replay without loop
+        does at the end of its log: a measurement that needs more cannot have it.
+
+        A child that died raises :meth:`check`'s error instead; a stopped
+        recorder raises nothing.
+        """
+        self.check()
+        if self._stopping or not self._eof:
+            return
+        with self._lock:
+            newest = self._times[-1] if self._times else None
+            count = self._dropped + len(self._samples)
+        if newest is not None and t_mono is not None and newest > t_mono:
+            return
+        raise TelemetryError(self._ran_out_message(count, newest))
+
+    def _ran_out_message(self, count, newest):
+        if self.source.kind != "replay":
+            return "{} ended after {} lines, before the run did: check that it runs on its own ({})".format(
+                self.source.kind, count, " ".join(self.source.argv))
+        ago = "" if newest is None else ", the last {:.1f} s ago".format(monotonic() - newest)
+        return ("replay log {} ran out after {} lines{}, before the run did: pass --replay_loop to start it "
+                "again at its end, or a longer log as --replay").format(quote_text(self.source.detail, 200),
+                                                                          count, ago)
 
     # -- access --------------------------------------------------------------
     def wait_for(self, count, timeout_s):
@@ -205,7 +255,8 @@ class Recorder(object):
 
     def wait_past(self, t_mono, timeout_s=None):
         """Wait for the first sample stamped after ``t_mono`` (it reports the interval
-        that contains ``t_mono``).  Returns False on timeout or end of output."""
+        that contains ``t_mono``).  Returns False on timeout; raises TelemetryError
+        if the output ended first (:meth:`require_more`)."""
         if timeout_s is None:
             timeout_s = 5.0
         deadline = monotonic() + timeout_s
@@ -217,16 +268,17 @@ class Recorder(object):
                 self._arrived.wait(left)
             found = bool(self._times) and self._times[-1] > t_mono
         if not found:
-            self.check()
+            self.require_more(t_mono)
         return found
 
     def window(self, t_start, t_end, include_next=False):
         """Samples stamped in ``[t_start, t_end]`` (monotonic seconds), oldest first.
 
         ``include_next`` adds the first sample after ``t_end``, whose interval
-        covers the end of the window.  Raises TelemetryError if the child died.
+        covers the end of the window.  Raises TelemetryError if the child died, or
+        if its output ended before ``t_end`` (:meth:`require_more`).
         """
-        self.check()
+        self.require_more(t_end)
         with self._lock:
             lo = bisect.bisect_left(self._times, t_start)
             hi = bisect.bisect_right(self._times, t_end)

@@ -7,22 +7,27 @@ process, so the recorder and everything downstream take the same path:
 - ``tegrastats``: the board's own binary, ``tegrastats --interval MS``;
 - ``simulated``: ``python -m layer_stats.tegrastats simulate --board B``;
 - ``replay``: ``python -m layer_stats.tegrastats replay LOG`` (ends at the log's
-  end unless ``loop``).
+  end unless ``loop``).  The log is checked first (:func:`replay_source`), and
+  the source's ``board`` is the board that recorded it, so data is filed as
+  that board whatever host replays it.
 """
 import os
 import shutil
 import sys
 from collections import namedtuple
 
+from ..cli import number
 from ..errors import TelemetryError
 from .boards import board_names
-from .detect import resolve_board
+from .detect import board_from_samples, resolve_board
+from .logcheck import check_log
 
 __all__ = ["Source", "find_tegrastats", "tegrastats_source", "simulated_source", "replay_source",
-           "source_from_args", "add_telemetry_args", "require_log", "KINDS"]
+           "source_from_args", "add_telemetry_args", "require_log", "KINDS", "REPLAY_MIN_LINES"]
 
 #: ``kind``: tegrastats, simulated or replay; ``argv``: the child's command line;
-#: ``board``: the board key where known (None for real tegrastats until detected);
+#: ``board``: the board key where known (None for real tegrastats until detected;
+#: for a replay, the board whose rails the log shows, None if they do not tell);
 #: ``detail``: binary path, board or log path, for run metadata; ``endless``:
 #: False when the child ends by itself (a replay without loop).
 Source = namedtuple("Source", "kind argv board detail endless")
@@ -30,6 +35,9 @@ Source = namedtuple("Source", "kind argv board detail endless")
 KINDS = ("tegrastats", "simulated", "replay")
 _PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _FALLBACK_PATHS = ("/usr/bin/tegrastats", "/usr/sbin/tegrastats")
+#: Tegrastats lines a replay without loop needs: the first only starts the
+#: recorder, so one line can serve no measurement window.
+REPLAY_MIN_LINES = 2
 
 
 def _no_jetson_hint():
@@ -63,6 +71,9 @@ def child_env():
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_PROJECT_ROOT, env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
+    # UTF-8 whatever the locale (LANG=C under sudo on Python 3.6 means ASCII): a
+    # replayed line holding U+FFFD must not kill the child.
+    env["PYTHONIOENCODING"] = "utf-8:replace"
     return env
 
 
@@ -90,13 +101,20 @@ def require_log(path):
 
 
 def replay_source(log, interval_ms=None, loop=False, speed=1.0):
-    require_log(log)
+    """Replay of the tegrastats log ``log``, checked first.
+
+    Raises TelemetryError naming ``--replay`` if the log is missing, unreadable,
+    empty, binary, holds no tegrastats line, or (without ``loop``) has fewer
+    than :data:`REPLAY_MIN_LINES` (naming ``--replay_loop``); see
+    :func:`~layer_stats.tegrastats.logcheck.check_log`.
+    """
+    head = check_log(log, "--replay", 1 if loop else REPLAY_MIN_LINES, loop_flag="--replay_loop")
     args = ["replay", os.path.abspath(log), "--speed", speed]
     if interval_ms:
         args += ["--interval", int(interval_ms)]
     if loop:
         args.append("--loop")
-    return Source("replay", _python_child(args), None, os.path.abspath(log), bool(loop))
+    return Source("replay", _python_child(args), board_from_samples(head.samples), os.path.abspath(log), bool(loop))
 
 
 def add_telemetry_args(parser, interval_default=None):
@@ -110,7 +128,7 @@ def add_telemetry_args(parser, interval_default=None):
     group.add_argument("--replay_loop", "--replay-loop", action="store_true",
                        help="start the replayed log again when it ends")
     group.add_argument("--tegrastats", metavar="PATH", help="tegrastats binary (default: found on PATH)")
-    group.add_argument("--sim_seed", "--sim-seed", type=int, default=None, help="simulator noise seed")
+    group.add_argument("--sim_seed", "--sim-seed", type=number(int, low=0), default=None, help="simulator noise seed")
     return group
 
 
