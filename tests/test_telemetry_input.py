@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import CORPUS, ROOT, cli, corpus_files
+from conftest import CORPUS, ROOT, cli, corpus_files, corpus_line
 from layer_stats.clock import monotonic
 from layer_stats.errors import TelemetryError
 from layer_stats.tegrastats.detect import replay_board
@@ -126,6 +126,23 @@ def test_record_and_replay_cli_refuse_a_binary_log_in_one_line(tmp_path):
     replayed = cli("replay", log)
     assert replayed.returncode == 2 and replayed.stdout == "", replayed.stderr
     assert_one_clean_line(replayed.stderr.strip(), "ERROR: LOG '{}' is binary".format(log))
+
+
+def test_record_never_writes_over_its_replay_log_or_an_earlier_recording(tmp_path):
+    log = tmp_path / "orin.log"
+    write(log, "\n".join(corpus_line("agxorin64_jp6_abdel-e-tegrastats-parser.log", n) for n in range(1, 40)) + "\n")
+    before = log.read_bytes()
+    same = cli("record", "--replay", log, "--out", log, "--duration", 1)
+    assert same.returncode == 2 and same.stderr.startswith("ERROR: --out {} is the --replay log itself".format(log))
+    assert log.read_bytes() == before
+    earlier = tmp_path / "earlier.jsonl"
+    write(earlier, "{}\n")
+    again = cli("record", "--replay", log, "--out", earlier, "--duration", 1)
+    assert again.returncode == 2 and "exists: name a new file" in again.stderr
+    assert earlier.read_text() == "{}\n"
+    parsed = cli("parse", "--out", log, log)
+    assert parsed.returncode == 2 and "--out {} is one of the logs to parse".format(log) in parsed.stderr
+    assert log.read_bytes() == before
 
 
 # -- a replay that runs out mid-run -----------------------------------------------------

@@ -19,7 +19,7 @@ import time
 
 from ..cli import ArgumentParser, add_logging_args, number, run, setup_logging
 from ..clock import monotonic
-from ..errors import Interrupted
+from ..errors import DnnStatsError, Interrupted
 from ..fsutil import AtomicFile, chown_to_invoker, ensure_dir
 from ..lifecycle import stop_on_signals
 from ..progress import Progress
@@ -49,7 +49,17 @@ def _sample_record(sample, parsed, source, board):
     return record
 
 
+def _check_out(args):
+    """Refuse an ``--out`` that would replace a recording or the log being replayed."""
+    out = os.path.realpath(args.out)
+    if args.replay and out == os.path.realpath(args.replay):
+        raise DnnStatsError("--out {} is the --replay log itself: name another file".format(args.out))
+    if os.path.lexists(args.out):
+        raise DnnStatsError("--out {} exists: name a new file, or move the old recording away".format(args.out))
+
+
 def cmd_record(args):
+    _check_out(args)
     setup_logging(args.log_level, args.log_file)
     source = source_from_args(args, args.interval)
     partial = args.out + ".partial"
@@ -57,7 +67,7 @@ def cmd_record(args):
     parser = LineParser()
     board = source.board or detect_board()
     written = 0
-    progress = Progress("record " + os.path.basename(args.out), unit="samples")
+    progress = Progress("record " + os.path.basename(args.out), unit="sample")
     stopped_by = None
     try:
         with io.open(partial, "w", encoding="utf-8") as out:
@@ -145,6 +155,8 @@ def _output(path):
 
 
 def cmd_parse(args):
+    if args.out and any(os.path.realpath(args.out) == os.path.realpath(log) for log in args.logs):
+        raise DnnStatsError("--out {} is one of the logs to parse: name another file".format(args.out))
     with _output(args.out) as handle:
         if args.format == "jsonl":
             for row in _rows(args.logs):
