@@ -15,11 +15,28 @@ import sys
 
 from .errors import DnnStatsError, Interrupted
 from .fsutil import chown_to_invoker, ensure_dir, write_error
+from .lifecycle import stop_on_signals
 
-__all__ = ["ArgumentParser", "number", "number_list", "add_logging_args", "add_output_root_arg", "add_tgr_args",
-           "check_log_file", "split_list", "setup_logging", "run"]
+__all__ = ["ArgumentParser", "describe", "number", "number_list", "add_logging_args", "add_output_root_arg",
+           "add_tgr_args", "check_log_file", "split_list", "setup_logging", "run", "MAX_SECONDS", "MAX_INTERVAL_MS",
+           "MAX_MODE"]
 
 logger = logging.getLogger("layer_stats")
+
+#: Largest accepted duration flag (s): a day; larger values are typos (and overflow sleep()).
+MAX_SECONDS = 86400
+#: Largest accepted tegrastats interval (ms).
+MAX_INTERVAL_MS = 60000
+#: Largest accepted nvpmodel mode number.
+MAX_MODE = 999
+#: Endings of data files a --log_file must never append to.
+DATA_SUFFIXES = (".json", ".jsonl", ".conf", ".csv", ".partial", ".corrupt", ".pth")
+
+
+def describe(doc):
+    """A script's ``--help`` description: the first paragraph of its docstring, on one
+    line, without reST markup."""
+    return " ".join(doc.strip().split("\n\n")[0].replace("``", "").split())
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -90,19 +107,41 @@ def add_logging_args(parser, log_file_default=None):
 
 
 def add_output_root_arg(parser, default="Dataset"):
-    parser.add_argument("--output_root", "--output-root", default=default,
+    parser.add_argument("--output_root", "--output-root", default=default, type=_folder,
                         help="folder every output goes under (default {})".format(default))
 
 
-def check_log_file(log_file, inputs, data_root):
-    """Refuse a ``--log_file`` that is one of the run's ``inputs`` (paths) or would write
-    over a data file (``.json``, ``.jsonl``, ``.conf``) under ``data_root``."""
+def _folder(text):
+    """argparse type: a folder name that is not empty and not the shipped input images."""
+    from .models.inputs import IMAGE_DIR
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a folder, got an empty name")
+    data = os.path.dirname(IMAGE_DIR)
+    path = os.path.realpath(text)
+    if path == data or path.startswith(data + os.sep):
+        raise argparse.ArgumentTypeError("{!r} is inside the input images' folder {}: pick a folder of its "
+                                         "own".format(text, data))
+    return text
+
+
+def check_log_file(log_file, inputs):
+    """Refuse a ``--log_file`` that is one of the run's ``inputs`` (paths; None ignored), a
+    data file, or an existing file that is not a ``.log`` (logs are appended)."""
     log = os.path.realpath(log_file)
     if any(os.path.realpath(path) == log for path in inputs if path):
         raise DnnStatsError("--log_file {} is also an input of the run: name another file".format(log_file))
-    root = os.path.realpath(data_root)
-    if log.startswith(root + os.sep) and log.endswith((".json", ".jsonl", ".conf")):
-        raise DnnStatsError("--log_file {} would write into the dataset's files: name a .log file".format(log_file))
+    _check_log_target(log_file)
+
+
+def _check_log_target(log_file):
+    """A log is only ever appended to a ``.log`` file or a new one: never to a data file,
+    a program or another tool's file."""
+    if log_file.endswith(DATA_SUFFIXES):
+        raise DnnStatsError("--log_file {} names a data file: name a .log file".format(log_file))
+    if os.path.isfile(log_file) and not log_file.endswith(".log"):
+        raise DnnStatsError("--log_file {} exists and is not a .log file: name a new file or a .log file (logs "
+                            "are appended)".format(log_file))
 
 
 def split_list(values):
@@ -126,9 +165,9 @@ def add_tgr_args(parser, interval_ms, boundary_s):
                        help="tegrastats parameters to keep, raw or friendly names, space- or comma-separated "
                             "(default: the board's rail for the device; list: python3 -m layer_stats.tegrastats "
                             "params --board B)")
-    group.add_argument("--tgr_interval", type=number(int, low=1), default=interval_ms,
+    group.add_argument("--tgr_interval", type=number(int, low=1, high=MAX_INTERVAL_MS), default=interval_ms,
                        help="tegrastats sampling interval, ms (default {})".format(interval_ms))
-    group.add_argument("--tgr_smpl_boundary", "--tgr_smpl_boundry", dest="tgr_smpl_boundary", type=number(low=0),
+    group.add_argument("--tgr_smpl_boundary", "--tgr_smpl_boundry", dest="tgr_smpl_boundary", type=number(low=0, high=MAX_SECONDS),
                        default=boundary_s, help="settling time before and after each measured window, s "
                                                 "(default {:g}; both spellings work)".format(boundary_s))
     return group
@@ -155,6 +194,7 @@ def setup_logging(level="INFO", log_file=None):
     """Log to stderr, and to ``log_file`` (appended, owned by the sudo invoker) if given."""
     handlers = [logging.StreamHandler(sys.stderr)]
     if log_file:
+        _check_log_target(log_file)
         folder = os.path.dirname(os.path.abspath(log_file))
         ensure_dir(folder)
         try:
@@ -181,7 +221,8 @@ def run(main, argv=None):
     stdout (``| head``) -> 0.
     """
     try:
-        status = main(sys.argv[1:] if argv is None else argv)
+        with stop_on_signals():  # a stop before the run's own handlers (importing torch) is reported too
+            status = main(sys.argv[1:] if argv is None else argv)
     except Interrupted as exc:  # a BaseException: no library handler on the way could keep it
         # Built from the signal, never from str() or args, which wrappers may have extended.
         sys.stderr.write("stopped: {}\n".format(exc.signame))

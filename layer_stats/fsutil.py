@@ -24,7 +24,7 @@ from .clock import utc_now_iso
 from .errors import DnnStatsError
 
 __all__ = ["invoker_ids", "chown_to_invoker", "ensure_dir", "AtomicFile", "atomic_write", "check_writable",
-           "write_error", "set_aside", "OutputLock", "LOCK_NAME"]
+           "check_folder", "write_error", "set_aside", "OutputLock", "LOCK_NAME"]
 
 #: The lock file :class:`OutputLock` holds in an output root.
 LOCK_NAME = ".dnn_stats.lock"
@@ -164,14 +164,28 @@ def set_aside(path, suffix=".corrupt"):
     return aside
 
 
+def check_folder(folder, option="--output_root"):
+    """Without creating anything: raise :class:`DnnStatsError` naming ``option`` when
+    ``folder`` is a file, sits under a file, or its nearest existing folder is not
+    writable (for dry runs; a run then proves it with :func:`check_writable`)."""
+    path = os.path.abspath(folder)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise DnnStatsError("{} {!r} is a file, not a folder: pass another {}".format(option, folder, option))
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        raise write_error(path, OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)), option)
+    if not os.access(path, os.W_OK):
+        raise write_error(path, OSError(errno.EACCES, os.strerror(errno.EACCES)), option)
+
+
 def check_writable(folder, option="--output_root"):
     """Create ``folder`` if needed and write, then remove, a probe file there.
 
     Raises :class:`DnnStatsError` naming ``option`` when ``folder`` is a file,
     sits under a file, is read-only or on a full disk.
     """
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise DnnStatsError("{} {!r} is a file, not a folder: pass another {}".format(option, folder, option))
+    check_folder(folder, option)
     ensure_dir(folder, option)
     probe = os.path.join(os.path.abspath(folder), ".write-probe-{}".format(os.getpid()))
     try:

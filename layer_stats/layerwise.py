@@ -54,10 +54,11 @@ def _kinds(opts):
     return [kind for kind, on in (("latency", opts.eval_latency), ("power", opts.eval_tgr)) if on]
 
 
-def planned_files(opts):
+def planned_files(opts, board=None):
     """``[(path, kind, network, image, state)]`` for every raw file the run would write, in
     order; ``state`` is ``todo``, ``done`` (a finished file is there) or ``redo`` (the file
-    there is corrupt).  Raises DnnStatsError naming a file measured with other settings."""
+    there is corrupt).  Raises DnnStatsError naming a file measured with other settings
+    (``board``: the telemetry's board where known before it starts)."""
     from .models.inputs import image_key
 
     out = []
@@ -65,14 +66,16 @@ def planned_files(opts):
         for image in opts.images:
             for kind in _kinds(opts):
                 path = layout.raw_file(opts.output_root, opts.mode, opts.device, kind, network, image_key(image))
-                out.append((path, kind, network, image, _state(path, kind, opts)))
+                out.append((path, kind, network, image, _state(path, kind, opts, board)))
     return out
 
 
-def _state(path, kind, opts):
+def _state(path, kind, opts, board):
     if not os.path.exists(path):
         return "todo"
-    expect = dict(zip(RUN_SETTINGS, (opts.device, opts.granularity, opts.batch_size)))
+    expect = dict(zip(RUN_SETTINGS, (opts.device, opts.granularity, opts.batch_size, board)))
+    if board is None:
+        del expect["board"]
     state, why = check_file(path, kind, expect)
     if state == "mismatch":
         raise DnnStatsError("{}: it was measured with other settings; pass another --output_root, or move that "
@@ -248,7 +251,7 @@ def run_layerwise(opts, source):
     check_options(opts)
     check_writable(opts.output_root)
     with OutputLock(opts.output_root):
-        plan = planned_files(opts)
+        plan = planned_files(opts, source.board if source is not None else None)
         queried = query_mode()
         mode_status = check_mode(opts.mode, queried, opts.force_mode)
         run = _Run(opts, source)

@@ -6,7 +6,9 @@ ends (``finished``, ``interrupted`` or ``failed``, with the end time and
 whatever the runner adds), atomically both times.
 """
 import contextlib
+import glob
 import json
+import logging
 import os
 
 from .clock import utc_now_iso
@@ -16,10 +18,14 @@ from .lifecycle import stop_on_signals
 from .nvpmodel import conf_block
 from .runmeta import UNAVAILABLE, collect_all, collect_software, collect_telemetry
 
-__all__ = ["RunFile", "RUN_FORMAT_VERSION", "tracked_run"]
+__all__ = ["RunFile", "RUN_FORMAT_VERSION", "tracked_run", "close_dead_runs"]
 
-#: Version of the run file's keys (1: first version).
-RUN_FORMAT_VERSION = 1
+logger = logging.getLogger(__name__)
+
+#: Version of the run file's keys.  1: first version; 2: ``status`` may also be
+#: ``killed`` (set by the next run in the folder, with ``closed_by``: that run's file),
+#: for a run that ended without closing its file (SIGKILL, power loss).
+RUN_FORMAT_VERSION = 2
 
 
 class RunFile(object):
@@ -42,6 +48,7 @@ class RunFile(object):
         """Collect the metadata, write the file with ``extra`` keys, save ``Mode{m}.conf``."""
         started = utc_now_iso()
         self.path = _free_name(os.path.join(self.folder, "run-{}".format(started.replace(":", "").replace("-", ""))))
+        close_dead_runs(self.folder, os.path.basename(self.path))
         queried = self.queried
         meta = collect_all(self.sys_root)
         meta.update(collect_software())
@@ -75,6 +82,26 @@ class RunFile(object):
 
     def _save(self):
         atomic_write(self.path, json.dumps(self.meta, indent=1, sort_keys=True, default=str) + "\n")
+
+
+def close_dead_runs(folder, closer):
+    """Mark ``killed`` every run file in ``folder`` still saying ``running``.
+
+    Call it only while holding the output root's :class:`~layer_stats.fsutil.OutputLock`:
+    then no live run can own such a file, and its process ended without closing it.
+    ``closer``: the new run's file name, recorded as ``closed_by``.  Unreadable files
+    are left alone.
+    """
+    for path in sorted(glob.glob(os.path.join(folder, "run-*.json"))):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                meta = json.load(handle)
+        except (IOError, OSError, ValueError):
+            continue
+        if isinstance(meta, dict) and meta.get("status") == "running":
+            meta.update(status="killed", closed_by=closer)
+            atomic_write(path, json.dumps(meta, indent=1, sort_keys=True, default=str) + "\n")
+            logger.warning("%s: that run ended without closing its file (killed?): marked killed", path)
 
 
 def _free_name(stem):

@@ -17,8 +17,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from layer_stats.cli import (ArgumentParser, add_logging_args, add_output_root_arg, add_tgr_args,  # noqa: E402
-                             check_log_file, number, number_list, run, setup_logging, split_list)
+from layer_stats.cli import (MAX_MODE, MAX_SECONDS, ArgumentParser, add_logging_args,  # noqa: E402
+                             add_output_root_arg, add_tgr_args, check_log_file, describe, number,
+                             number_list, run, setup_logging, split_list)
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import check_writable  # noqa: E402
 from layer_stats.tegrastats.boards import DEVICE_ALIASES  # noqa: E402
@@ -33,26 +34,26 @@ SEED_NAMES = {board: name for name, board in DEVICE_ALIASES.items()}
 
 
 def _parser():
-    p = ArgumentParser(description=__doc__.splitlines()[0].strip())
+    p = ArgumentParser(description=describe(__doc__))
     p.add_argument("--jetsonDevice", choices=sorted(DEVICE_ALIASES) + ["auto"], default="auto",
                    help="the board (default auto: from the device tree, --simulate or --replay)")
-    p.add_argument("--mode", type=number(int, low=0), required=True,
+    p.add_argument("--mode", type=number(int, low=0, high=MAX_MODE), required=True,
                    help="the board's nvpmodel mode (checked; required)")
     p.add_argument("--num_samples", type=number(int, low=0, high=10 ** 6), default=20,
                    help="mappings to generate for the mode (20)")
     p.add_argument("--device_list", default="cpu,cuda", help="comma-separated devices (cpu,cuda)")
-    p.add_argument("--device_priorities", type=number_list(low=0),
+    p.add_argument("--device_priorities", type=number_list(low=0, high=10 ** 6),
                    help="comma-separated weights >= 0, one per device (default: equal)")
     p.add_argument("--model_list", help="comma-separated models (default: AvailableModel.txt)")
     p.add_argument("--single_nets", action="store_true", help="class A: every model alone on every device")
     p.add_argument("--gpu_only_maps", action="store_true", help="class B: one all-GPU mapping per set")
-    p.add_argument("--numNetsRange", type=number(int, low=1), nargs=2, default=[2, 6], metavar=("LOW", "HIGH"),
+    p.add_argument("--numNetsRange", type=number(int, low=1, high=1000), nargs=2, default=[2, 6], metavar=("LOW", "HIGH"),
                    help="networks per workload, inclusive (2 6)")
-    p.add_argument("--samples_per_set", type=number(int, low=1), default=20,
+    p.add_argument("--samples_per_set", type=number(int, low=1, high=10 ** 6), default=20,
                    help="mappings per set of networks (20)")
     p.add_argument("--imgs", nargs="+", default=["img1.jpg,img2.jpg,img3.jpg"],
                    help="images in data/imagenet, comma- or space-separated")
-    p.add_argument("--smpl_duration", type=number(low=0, low_open=True, high=86400), default=30.0,
+    p.add_argument("--smpl_duration", type=number(low=0, low_open=True, high=MAX_SECONDS), default=30.0,
                    help="measured seconds per mapping, > 0 and <= 86400 (30)")
     p.add_argument("--funcLayerCount", action="store_true", help="count leaf operations per stage")
     tgr = add_tgr_args(p, interval_ms=50, boundary_s=2.0)
@@ -60,17 +61,17 @@ def _parser():
     p.add_argument("--eval_thr", action="store_true", help="measure throughput and stage times")
     p.add_argument("--max_split_nets", type=number(int, low=1, special=(-1,)), default=-1,
                    help="most split networks per mapping, >= 1 (-1: any)")
-    p.add_argument("--seed", type=number(int), default=0, help="plan seed; 0 means the mode number (0)")
+    p.add_argument("--seed", type=number(int, low=0, high=2 ** 32 - 1), default=0, help="plan seed; 0 means the mode number (0)")
     p.add_argument("--batch_size", type=number(int, low=1, high=256), default=1,
                    help="images per inference, 1-256 (1)")
-    p.add_argument("--cache_mb", type=number(low=0),
+    p.add_argument("--cache_mb", type=number(low=0, high=10 ** 7),
                    help="MiB of network weights kept between mappings (default: 1/8 of this machine's memory; "
                         "least recently used networks are dropped past it)")
     p.add_argument("--remove_weights", action="store_true",
                    help="keep no network between mappings (as --cache_mb 0): every mapping builds its "
                         "networks again; weights are random, so nothing is ever stored on disk")
     p.add_argument("--warmup", action="store_true", help="run the first mapping once, unrecorded, before the rest")
-    p.add_argument("--start_idx", type=number(int, low=0), default=0,
+    p.add_argument("--start_idx", type=number(int, low=0, high=10 ** 9), default=0,
                    help="skip the plan's mappings before this index (0)")
     p.add_argument("--force_mode", action="store_true", help="record even if nvpmodel reports another mode")
     p.add_argument("--dry_run", action="store_true", help="print the plan and its device time; run nothing")
@@ -188,15 +189,14 @@ def _options(args, plan, images, device_name):
 def main(argv):
     from layer_stats.models.inputs import find_images
     from layer_stats.models.registry import AVAILABLE_FILE
-    from layer_stats.multinet.runner import MULTINET_DIR, check_start_idx, multinet_mode_dir, run_mappings
+    from layer_stats.multinet.runner import check_start_idx, multinet_mode_dir, run_mappings
 
     args = _parser().parse_args(argv)
     log_file = None
     if not args.dry_run:
         check_writable(args.output_root)
         log_file = args.log_file or os.path.join(multinet_mode_dir(args.output_root, args.mode), "mapping.log")
-        check_log_file(log_file, find_images(args.imgs) + [AVAILABLE_FILE, args.replay, args.tegrastats],
-                       os.path.join(args.output_root, MULTINET_DIR))
+        check_log_file(log_file, find_images(args.imgs) + [AVAILABLE_FILE, args.replay, args.tegrastats])
     setup_logging(args.log_level, log_file)
     if not (args.dry_run or args.eval_thr or args.eval_tgr):
         raise DnnStatsError("nothing to measure: pass --eval_thr and/or --eval_tgr (or --dry_run)")

@@ -16,7 +16,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from layer_stats.cli import ArgumentParser, add_logging_args, number, run, setup_logging  # noqa: E402
+from layer_stats.cli import (MAX_MODE, ArgumentParser, add_logging_args, describe, number, run,  # noqa: E402
+                             setup_logging)
 from layer_stats.dataset.layout import mode_folders  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import check_writable  # noqa: E402
@@ -30,9 +31,9 @@ DEVICE_OPTIONS = collections.OrderedDict([("tx2Modes", "Tx2"), ("xavierModes", "
 
 
 def _parser():
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=describe(__doc__))
     for option, device in DEVICE_OPTIONS.items():
-        parser.add_argument("--" + option, nargs="+", type=number(int, low=0), metavar="MODE",
+        parser.add_argument("--" + option, nargs="+", type=number(int, low=0, high=MAX_MODE), metavar="MODE",
                             help="post-process these modes of {}".format(device))
     parser.add_argument("--input_file_root", default=os.path.join("Dataset", "Multinet"),
                         help="the generator's <output_root>/Multinet (default Dataset/Multinet)")

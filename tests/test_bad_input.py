@@ -151,8 +151,8 @@ def test_a_full_disk_under_the_log_file_is_one_warning_not_a_traceback_per_recor
     handlers = list(logging.getLogger().handlers)
     try:
         setup_logging("INFO", "/dev/full")
-        for number in range(3):
-            logging.getLogger("layer_stats.test").info("record %d", number)
+        for count in range(3):
+            logging.getLogger("layer_stats.test").info("record %d", count)
     finally:
         logging.getLogger().handlers[:] = handlers
     err = capfd.readouterr().err
@@ -221,3 +221,21 @@ def test_progress_off_a_terminal_logs_once_at_the_end_and_says_s_per_file_when_s
     assert lines[0] == "layer-wise: 1 file of 4 (25%) in 40 s (40.0 s/file, about 2.0 min left)"
     assert lines[-1] == "layer-wise: 4 file of 4 (100%) in 2.7 min (40.0 s/file)"
     assert len(lines) == 4  # no second line at 100 %
+
+
+def test_resuming_with_another_board_is_a_mismatch_but_an_unknown_board_is_not(tmp_path):
+    from layer_stats.dataset.raw import FORMAT_VERSION, check_file, write_lines
+
+    def line(layer, board):
+        return {"format_version": FORMAT_VERSION, "layer": layer, "network": "toynet", "board": board,
+                "granularity": "block", "samples_s": [0.01]}
+
+    tx2, unknown = str(tmp_path / "tx2.jsonl"), str(tmp_path / "unknown.jsonl")
+    write_lines(tx2, [line(0, "tx2"), line("model", "tx2")])
+    write_lines(unknown, [line(0, "unavailable"), line("model", "unavailable")])
+    assert check_file(tx2, "latency", {"board": "tx2", "granularity": "block"}) == ("ok", None)
+    state, why = check_file(tx2, "latency", {"board": "xavier"})
+    assert state == "mismatch" and "board 'tx2' where this run asks 'xavier'" in why
+    assert check_file(unknown, "latency", {"board": "xavier"}) == ("ok", None)
+    state, why = check_file(tx2, "latency", {"granularity": "fine"})
+    assert state == "mismatch" and "granularity" in why

@@ -1,6 +1,7 @@
 """The layer-wise generator as a user runs it with bad input: one ``ERROR:`` line, exit 2,
 nothing measured; stale or corrupt files on resume; one run per output root."""
 import glob
+import json
 import logging
 import os
 import signal
@@ -51,7 +52,7 @@ def _measured(root):
 
 
 @pytest.mark.parametrize("args, text", [
-    (["--tgr_smpl_duration", "nan"], "argument --tgr_smpl_duration: must be a number > 0, got 'nan'"),
+    (["--tgr_smpl_duration", "nan"], "argument --tgr_smpl_duration: must be a number > 0 and <= 86400, got 'nan'"),
     (["--batch_size", "0"], "argument --batch_size: must be an integer >= 1 and <= 256, got '0'"),
     (["--models", ""], "--models is empty"),
     (["--models", " , "], "--models is empty"),
@@ -61,12 +62,31 @@ def _measured(root):
      "lower --tgr_interval or raise --idle_duration"),
     (["--imgs", "img1.jpg,img1.png"], "image 'img1.png' not found"),
     (["--weights", "/nonexistent/weights"], "weights path '/nonexistent/weights' does not exist"),
+    (["--idle_duration", "1e300"], "argument --idle_duration: must be a number > 0 and <= 86400, got '1e300'"),
+    (["--output_root", ""], "argument --output_root/--output-root: give a folder, got an empty name"),
+    (["--output_root", os.path.join(ROOT, "data", "imagenet")], "is inside the input images' folder"),
 ])
 def test_bad_options_are_refused_before_anything_is_written(generator, tmp_path, args, text):
     root = str(tmp_path / "Dataset")
     assert text in refused(generator, root, "--mode", "0", "--models", "squeezenet1_0", "--imgs", "img1.jpg",
                            "--eval_latency", *args)
     assert not os.path.exists(root)
+
+
+@pytest.mark.parametrize("args, text", [
+    (["--simulate", "tx2", "--tgr_params", "VDD_FOO"], "unknown tegrastats parameter 'VDD_FOO' for tx2"),
+    (["--simulate", "nosuchboard"], "unknown board 'nosuchboard'"),
+    (["--log_file", os.path.join(ROOT, "README.md")], "exists and is not a .log file"),
+    (["--weights", "/nonexistent/weights"], "does not exist"),
+])
+def test_a_dry_run_refuses_what_the_run_would_refuse(generator, tmp_path, args, text):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for root in (str(tmp_path / "Dataset"), str(afile)):
+        message = refused(generator, root, "--mode", "0", "--models", "squeezenet1_0", "--imgs", "img1.jpg",
+                          "--dry_run", *args)
+        assert text in message or (root == str(afile) and "is a file, not a folder" in message)
+    assert not os.path.exists(str(tmp_path / "Dataset"))
 
 
 def test_a_refusal_is_one_line_from_the_script(tmp_path):
@@ -89,7 +109,8 @@ def test_a_bad_second_image_is_found_before_the_first_is_measured(generator, tmp
     ("under_file", "a part of the path is a file: pass another --output_root"),
     ("log_dir", "it is a folder: name a file, for --log_file"),
     ("log_input", "is also an input of the run"),
-    ("log_raw", "would write into the dataset's files"),
+    ("log_raw", "names a data file: name a .log file"),
+    ("log_program", "exists and is not a .log file"),
 ])
 def test_unusable_output_paths_are_one_line(generator, tmp_path, where, text):
     afile = tmp_path / "afile"
@@ -103,8 +124,10 @@ def test_unusable_output_paths_are_one_line(generator, tmp_path, where, text):
         extra = ["--log_file", str(tmp_path)]
     elif where == "log_input":
         extra = ["--log_file", os.path.join(ROOT, "data", "imagenet", "img1.jpg")]
-    else:
+    elif where == "log_raw":
         extra = ["--log_file", os.path.join(root, "LayerStats", "Mode0", "cpu", "latency", "x", "img1.jsonl")]
+    else:
+        extra = ["--log_file", str(afile)]
     assert text in refused(generator, root, "--mode", "0", "--models", "squeezenet1_0", "--imgs", "img1.jpg",
                            "--eval_latency", *extra)
     assert afile.read_text() == "keep me"
@@ -152,3 +175,11 @@ def test_a_second_run_into_the_same_root_is_refused_until_the_first_ends(generat
         first.kill()
     with OutputLock(root):  # the kernel released the killed run's lock
         pass
+    third = generate(root, "--mode", "0", "--models", "squeezenet1_0", "--imgs", "img2.jpg", "--eval_latency")
+    assert third.returncode == 0, third.stderr[-2000:]
+    killed, finished = sorted(glob.glob(os.path.join(root, "LayerStats", "Mode0", "run-*.json")))
+    with open(killed) as handle:
+        meta = json.load(handle)
+    assert meta["status"] == "killed" and meta["closed_by"] == os.path.basename(finished)
+    with open(finished) as handle:
+        assert json.load(handle)["status"] == "finished"

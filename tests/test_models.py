@@ -147,7 +147,7 @@ def test_check_cli_fails_when_a_model_fails(monkeypatch, capsys):
     assert check_main.main(["check", "--models", "squeezenet1_0"]) == 1
     out, err = capsys.readouterr()
     assert "FAIL difference above tolerance" in out and "1 of 1 models failed: squeezenet1_0" in err
-    assert "must be a number >= 0, got '-1'" in _check_cli("--tolerance", "-1").stderr
+    assert "must be a number >= 0 and <= 1e+06, got '-1'" in _check_cli("--tolerance", "-1").stderr
 
 
 def test_check_cli_unknown_model_is_one_line():

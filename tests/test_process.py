@@ -132,6 +132,8 @@ def _strict_json(path):
     ("power", lambda line: line.replace('"t_start":100.0', '"t_start":null'), "t_start is not a number"),
     ("power", lambda line: line.replace('"samples":[', '"samples":null,"x":['), "samples is not a list"),
     ("power", lambda line: line.replace('{"t":100.1,', '{"t":"soon",'), "a sample is not {t: number"),
+    ("power", lambda line: line.replace('"VDD_SYS_CPU_mW":2000', '"VDD_SYS_CPU_mW":"2000"'),
+     "a sample's VDD_SYS_CPU_mW is '2000', not a power in mW"),
     ("power", lambda line: line.replace('"params":{"VDD_SYS_CPU":["VDD_SYS_CPU_mW"]}', '"params":{"VDD_SYS_CPU":7}'),
      "params is not {parameter"),
     ("power", lambda line: line.replace('"telemetry":"replay"', '"telemetry":["replay"]'), "telemetry ['replay'] is"),

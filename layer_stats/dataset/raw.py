@@ -31,7 +31,9 @@ __all__ = ["FORMAT_VERSION", "RawFileError", "write_lines", "read_lines", "in_co
 
 #: Keys whose value must be the same on every line a run adds to a dataset: a
 #: resumed run with other settings must not mix its lines with these.
-RUN_SETTINGS = ("device", "granularity", "batch_size")
+RUN_SETTINGS = ("device", "granularity", "batch_size", "board")
+#: The label of a value a run could not know (as ``runmeta.UNAVAILABLE``).
+UNKNOWN = "unavailable"
 
 FORMAT_VERSION = 1
 
@@ -81,6 +83,9 @@ def _latency_problem(record):
 def _sample_problem(sample):
     if not isinstance(sample, dict) or not _is_number(sample.get("t")) or not isinstance(sample.get("values"), dict):
         return "a sample is not {t: number, values: {...}}"
+    for key, value in sample["values"].items():
+        if key.endswith("_mW") and value is not None and not _is_number(value):
+            return "a sample's {} is {!r}, not a power in mW".format(key, value)
     return None
 
 
@@ -155,7 +160,8 @@ def check_file(path, kind, expect=None):
     """``(state, why)`` of the raw file at ``path``: ``("ok", None)`` for a finished file of
     ``kind``; ``("corrupt", why)`` when it does not read cleanly or its layers are not
     0..n-1 in order (a latency file then its ``"model"`` line); ``("mismatch", why)``
-    when a line's value differs from ``expect`` ({key: value}, e.g. granularity).
+    when a line's value differs from ``expect`` ({key: value}, e.g. granularity; a line
+    whose value is ``"unavailable"``, a board a latency-only run could not tell, matches).
     """
     try:
         records = read_lines(path, kind)
@@ -167,7 +173,7 @@ def check_file(path, kind, expect=None):
         return "corrupt", "{}: layers {} are not 0..n-1{}".format(
             path, layers[:6], " then model" if kind == "latency" else "")
     for key, value in (expect or {}).items():
-        seen = {r.get(key) for r in records if key in r}
+        seen = {r.get(key) for r in records if key in r} - {UNKNOWN}
         if seen and seen != {value}:
             return "mismatch", "{}: {} {} where this run asks {!r}".format(
                 path, key, ", ".join(sorted(repr(v) for v in seen)), value)

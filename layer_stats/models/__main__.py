@@ -11,7 +11,7 @@ writes nothing and exits 1 if the shipped table disagrees with this torchvision.
 import json
 import sys
 
-from ..cli import ArgumentParser, add_logging_args, number, run, setup_logging
+from ..cli import ArgumentParser, add_logging_args, describe, number, run, setup_logging
 from ..fsutil import atomic_write
 from .check import TOLERANCE, check_models
 from .layer_table import TABLE_FILE, load_table, make_table, table_text
@@ -20,7 +20,7 @@ from .split import GRANULARITIES
 
 
 def _parser():
-    parser = ArgumentParser(prog="python3 -m layer_stats.models", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python3 -m layer_stats.models", description=describe(__doc__))
     sub = parser.add_subparsers(dest="command")
     sub.required = True
     check = sub.add_parser("check", help="split models into layer chains and compare with the whole model")
@@ -28,7 +28,7 @@ def _parser():
     which.add_argument("--models", help="comma-separated model names (default: AvailableModel.txt)")
     which.add_argument("--all", action="store_true", help="every torchvision classification model")
     check.add_argument("--granularity", choices=GRANULARITIES, default="block")
-    check.add_argument("--tolerance", type=number(low=0), default=TOLERANCE, help="max accepted |difference|")
+    check.add_argument("--tolerance", type=number(low=0, high=1e6), default=TOLERANCE, help="max accepted |difference|")
     check.add_argument("--json", action="store_true", help="print one JSON list instead of a table")
     add_logging_args(check)
     table = sub.add_parser("table", help="write the layer-count table of every torchvision classifier")

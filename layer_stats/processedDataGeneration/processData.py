@@ -13,7 +13,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from layer_stats.cli import ArgumentParser, add_logging_args, number, run, setup_logging, split_list  # noqa: E402
+from layer_stats.cli import (MAX_MODE, ArgumentParser, add_logging_args, describe, number, run,  # noqa: E402
+                             setup_logging, split_list)
 from layer_stats.dataset.layout import layer_root, modes_found  # noqa: E402
 from layer_stats.dataset.process import collect, mode_json, provenance, tidy_rows  # noqa: E402
 from layer_stats.dataset.table import csv_text, json_text  # noqa: E402
@@ -24,8 +25,8 @@ logger = logging.getLogger("layer_stats.process")
 
 
 def _parser():
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modes", nargs="+", type=number(int, low=0), help="modes to process (default: every mode found)")
+    parser = ArgumentParser(description=describe(__doc__))
+    parser.add_argument("--modes", nargs="+", type=number(int, low=0, high=MAX_MODE), help="modes to process (default: every mode found)")
     parser.add_argument("--params", nargs="+", help="power parameters to keep (default: all recorded)")
     parser.add_argument("--input_root", "--input-root", default="Dataset",
                         help="the generator's --output_root (default Dataset)")

@@ -13,11 +13,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from layer_stats.cli import (ArgumentParser, add_logging_args, add_output_root_arg, add_tgr_args,  # noqa: E402
-                             check_log_file, number, run, setup_logging, split_list)
+from layer_stats.cli import (MAX_MODE, MAX_SECONDS, ArgumentParser, add_logging_args,  # noqa: E402
+                             add_output_root_arg, add_tgr_args, check_log_file, describe, number, run,
+                             setup_logging, split_list)
 from layer_stats.dataset import layout  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
-from layer_stats.fsutil import check_writable  # noqa: E402
+from layer_stats.fsutil import check_folder, check_writable  # noqa: E402
 from layer_stats.tegrastats.simulate import GPU_LOAD_FILE  # noqa: E402
 from layer_stats.tegrastats.sources import add_telemetry_args, source_from_args  # noqa: E402
 
@@ -25,8 +26,8 @@ logger = logging.getLogger("layer_stats.generator")
 
 
 def _parser():
-    parser = ArgumentParser(description=__doc__.splitlines()[0].strip())
-    parser.add_argument("--mode", type=number(int, low=0), required=True,
+    parser = ArgumentParser(description=describe(__doc__))
+    parser.add_argument("--mode", type=number(int, low=0, high=MAX_MODE), required=True,
                         help="the board's nvpmodel mode (checked against nvpmodel -q; required)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where layers run (default cpu)")
     parser.add_argument("--imgs", nargs="+", default=["img1.jpg,img2.jpg,img3.jpg"],
@@ -43,20 +44,27 @@ def _parser():
     parser.add_argument("--dry_run", action="store_true", help="list the raw files the run would write, and stop")
     lat = parser.add_argument_group("latency options")
     lat.add_argument("--eval_latency", action="store_true", help="time every layer")
-    lat.add_argument("--lt_smpl_count", type=number(int, low=1), default=100, help="timed runs per layer (default 100)")
-    lat.add_argument("--lt_warmup", type=number(int, low=0), default=10, help="untimed warm-up runs per layer (default 10)")
+    lat.add_argument("--lt_smpl_count", type=number(int, low=1, high=10 ** 6), default=100, help="timed runs per layer (default 100)")
+    lat.add_argument("--lt_warmup", type=number(int, low=0, high=10 ** 6), default=10, help="untimed warm-up runs per layer (default 10)")
     tgr = add_tgr_args(parser, interval_ms=20, boundary_s=1.0)
-    tgr.add_argument("--tgr_smpl_duration", type=number(low=0, low_open=True), default=5.0,
+    tgr.add_argument("--tgr_smpl_duration", type=number(low=0, low_open=True, high=MAX_SECONDS), default=5.0,
                      help="measured seconds per layer, between the boundaries (default 5)")
-    tgr.add_argument("--idle_duration", type=number(low=0, low_open=True), default=2.0,
+    tgr.add_argument("--idle_duration", type=number(low=0, low_open=True, high=MAX_SECONDS), default=2.0,
                      help="idle baseline before each network, s, after up to 1 s unmeasured (default 2)")
-    tgr.add_argument("--settle_timeout", type=number(low=0), default=10.0,
+    tgr.add_argument("--settle_timeout", type=number(low=0, high=MAX_SECONDS), default=10.0,
                      help="longest wait for power to return near idle after a layer, s (default 10)")
     add_output_root_arg(parser)
     add_telemetry_args(parser)
     add_logging_args(parser)
     parser.add_argument("--sys_root", default="/", help=argparse.SUPPRESS)
     return parser
+
+
+def _check_params(args, source):
+    """``--tgr_params`` against the source's board, where it is known before telemetry starts."""
+    if args.tgr_params and source.board:
+        from layer_stats.tegrastats.params import resolve_params
+        resolve_params(source.board, split_list(args.tgr_params))
 
 
 def _inputs(args, images):
@@ -97,19 +105,25 @@ def main(argv):
     args = _parser().parse_args(argv)
     setup_logging(args.log_level)
     eval_tgr = args.eval_tgr or not args.eval_latency
-    # the telemetry source first: a missing tegrastats or a bad --replay log fails before torch loads
-    source = source_from_args(args, args.tgr_interval, _gpu_load_file(args)) if eval_tgr and not args.dry_run \
-        else None
+    # the telemetry source first: a missing tegrastats or a bad --replay log fails before torch loads;
+    # a dry run checks a simulator or replay source (it needs no tegrastats)
+    source = None
+    if eval_tgr and (not args.dry_run or args.simulate or args.replay):
+        source = source_from_args(args, args.tgr_interval, _gpu_load_file(args))
+        _check_params(args, source)
     opts = options_from_args(args)
     from layer_stats.layerwise import check_options, planned_files, run_layerwise
 
     if args.dry_run:
         check_options(opts, dry_run=True)
-        for path, _, _, _, state in planned_files(opts):
+        check_folder(args.output_root)
+        if args.log_file:
+            check_log_file(args.log_file, _inputs(args, opts.images))
+        for path, _, _, _, state in planned_files(opts, source.board if source else None):
             sys.stdout.write("{}\t{}\n".format(state, path))
         return 0
     log_file = args.log_file or os.path.join(layout.mode_dir(args.output_root, args.mode), "layerwise.log")
-    check_log_file(log_file, _inputs(args, opts.images), layout.layer_root(opts.output_root))
+    check_log_file(log_file, _inputs(args, opts.images))
     check_options(opts)
     check_writable(args.output_root)
     setup_logging(args.log_level, log_file)

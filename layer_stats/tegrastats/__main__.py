@@ -17,7 +17,8 @@ import os
 import sys
 import time
 
-from ..cli import ArgumentParser, add_logging_args, number, run, setup_logging
+from ..cli import (MAX_INTERVAL_MS, MAX_SECONDS, ArgumentParser, add_logging_args, describe, number, run,
+                   setup_logging)
 from ..clock import monotonic
 from ..errors import DnnStatsError, Interrupted
 from ..fsutil import AtomicFile, chown_to_invoker, ensure_dir
@@ -36,9 +37,9 @@ from .sources import add_telemetry_args, require_log, source_from_args
 logger = logging.getLogger("layer_stats.tegrastats")
 
 
-def _positive(kind):
+def _positive(kind, high=None):
     """argparse type: a finite ``kind`` > 0 (see :func:`layer_stats.cli.number`)."""
-    return number(kind, low=0, low_open=True)
+    return number(kind, low=0, low_open=True, high=high)
 
 
 def _sample_record(sample, parsed, source, board):
@@ -138,8 +139,8 @@ def cmd_replay(args):
 
 def _rows(paths):
     for path in paths:
-        for number, parsed in enumerate(parse_file(require_log(path)), 1):
-            row = {"file": path, "line": number}
+        for line, parsed in enumerate(parse_file(require_log(path)), 1):
+            row = {"file": path, "line": line}
             row.update(parsed)
             yield row
 
@@ -157,6 +158,8 @@ def _output(path):
 def cmd_parse(args):
     if args.out and any(os.path.realpath(args.out) == os.path.realpath(log) for log in args.logs):
         raise DnnStatsError("--out {} is one of the logs to parse: name another file".format(args.out))
+    for log in args.logs:
+        check_log(log, "LOG")
     with _output(args.out) as handle:
         if args.format == "jsonl":
             for row in _rows(args.logs):
@@ -186,32 +189,32 @@ def cmd_params(args):
 
 
 def build_parser():
-    parser = ArgumentParser(prog="python3 -m layer_stats.tegrastats", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python3 -m layer_stats.tegrastats", description=describe(__doc__))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     rec = sub.add_parser("record", help="record tegrastats samples to JSON lines")
-    rec.add_argument("--interval", type=_positive(int), default=100, help="sampling interval, ms (default 100)")
+    rec.add_argument("--interval", type=_positive(int, MAX_INTERVAL_MS), default=100, help="sampling interval, ms (default 100)")
     rec.add_argument("--out", required=True, help="output FILE.jsonl (written as FILE.jsonl.partial until stopped)")
-    rec.add_argument("--duration", type=_positive(float), help="stop after this many seconds (default: until stopped)")
+    rec.add_argument("--duration", type=_positive(float, MAX_SECONDS), help="stop after this many seconds (default: until stopped)")
     add_telemetry_args(rec)
     add_logging_args(rec)
     rec.set_defaults(func=cmd_record)
 
     sim = sub.add_parser("simulate", help="print simulated tegrastats lines for a board")
     sim.add_argument("--board", required=True, type=resolve_board, help="one of " + ", ".join(board_names()))
-    sim.add_argument("--interval", type=_positive(int), default=1000, help="ms between lines (default 1000)")
+    sim.add_argument("--interval", type=_positive(int, MAX_INTERVAL_MS), default=1000, help="ms between lines (default 1000)")
     sim.add_argument("--count", type=_positive(int), help="stop after N lines (default: never)")
-    sim.add_argument("--seed", type=number(int, low=0), help="noise seed, for repeatable output")
+    sim.add_argument("--seed", type=number(int, low=0, high=2 ** 32 - 1), help="noise seed, for repeatable output")
     sim.add_argument("--gpu_load_file", "--gpu-load-file", metavar="FILE",
                      help="file holding the GPU load (0..1) to show, re-read every line (default: 0)")
     sim.set_defaults(func=cmd_simulate)
 
     rep = sub.add_parser("replay", help="print a recorded tegrastats log at its own pace")
     rep.add_argument("log")
-    rep.add_argument("--interval", type=_positive(int), default=1000,
+    rep.add_argument("--interval", type=_positive(int, MAX_INTERVAL_MS), default=1000,
                      help="ms between lines that carry no timestamp (default 1000)")
-    rep.add_argument("--speed", type=_positive(float), default=1.0, help="playback speed factor (default 1)")
+    rep.add_argument("--speed", type=_positive(float, 1000), default=1.0, help="playback speed factor (default 1)")
     rep.add_argument("--loop", action="store_true", help="start again at the end")
     rep.set_defaults(func=cmd_replay)
 

@@ -128,7 +128,7 @@ def add_telemetry_args(parser, interval_default=None):
     group.add_argument("--replay_loop", "--replay-loop", action="store_true",
                        help="start the replayed log again when it ends")
     group.add_argument("--tegrastats", metavar="PATH", help="tegrastats binary (default: found on PATH)")
-    group.add_argument("--sim_seed", "--sim-seed", type=number(int, low=0), default=None, help="simulator noise seed")
+    group.add_argument("--sim_seed", "--sim-seed", type=number(int, low=0, high=2 ** 32 - 1), default=None, help="simulator noise seed")
     return group
 
 
