@@ -63,12 +63,13 @@ class Progress(object):
         left = ""
         if self.total and 0 < self.count < self.total:
             left = ", about {} left".format(_duration((self.total - self.count) * elapsed / self.count))
-        return "{}: {} {}{} in {} ({}{})".format(self.desc, self.count, self.unit, done, _duration(elapsed),
+        units = self.unit if self.count == 1 else self.unit + "s"
+        return "{}: {} {}{} in {} ({}{})".format(self.desc, self.count, units, done, _duration(elapsed),
                                                  self._rate(elapsed), left)
 
     def _rate(self, elapsed):
         if not self.count:
-            return "no {} yet".format(self.unit)
+            return "no {}s yet".format(self.unit)
         if self.count >= elapsed:
             return "{:.1f} {}/s".format(self.count / elapsed if elapsed > 0 else float(self.count), self.unit)
         return "{:.1f} s/{}".format(elapsed / self.count, self.unit)

@@ -219,7 +219,7 @@ def test_progress_off_a_terminal_logs_once_at_the_end_and_says_s_per_file_when_s
         bar.close()
     lines = [r.getMessage() for r in caplog.records]
     assert lines[0] == "layer-wise: 1 file of 4 (25%) in 40 s (40.0 s/file, about 2.0 min left)"
-    assert lines[-1] == "layer-wise: 4 file of 4 (100%) in 2.7 min (40.0 s/file)"
+    assert lines[-1] == "layer-wise: 4 files of 4 (100%) in 2.7 min (40.0 s/file)"
     assert len(lines) == 4  # no second line at 100 %
 
 

@@ -92,7 +92,7 @@ def start_telemetry(source, roles, tgr_params=None, root="/", max_age_s=900.0):
         names = tgr_params if tgr_params else default_params(board, roles, sample)
         params = resolve_params(board, names)
         logger.info("telemetry: %s (%s), board %s, parameters %s", source.kind, source.detail, board,
-                    ", ".join(p.name for p in params))
+                    ", ".join(p.name for p in params) or "all (every line is kept whole)")
         return recorder, board, params
     except BaseException:
         recorder.stop()
