@@ -17,7 +17,7 @@ Files appear atomically, so rerunning the same command resumes: a raw file
 that exists and reads as a finished file is skipped; one that does not
 (truncated or corrupt by hand or by a full disk) is set aside as
 ``NAME.jsonl.corrupt`` and measured again; one measured with other settings
-(device, granularity, batch size) stops the run before it measures anything,
+(device, granularity, batch size, board) stops the run before it measures anything,
 since its lines would mix with this run's.
 """
 import collections
@@ -89,7 +89,8 @@ def _state(path, kind, opts, board):
 def check_options(opts, dry_run=False):
     """Raise DnnStatsError for options that cannot give a complete dataset, before any
     measuring: nothing to measure, an unusable device (not checked for a ``dry_run``),
-    a telemetry interval longer than a window, an unreadable image, missing weights."""
+    a telemetry interval that leaves fewer than two samples in a window, an unreadable
+    image, missing weights."""
     from .models.inputs import check_images
 
     if not (opts.eval_latency or opts.eval_tgr):

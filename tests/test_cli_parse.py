@@ -35,7 +35,7 @@ def test_parse_jsonl_to_stdout():
 def test_parse_missing_log_is_one_line_error(tmp_path):
     out = tmp_path / "x.csv"
     result = cli("parse", "--format", "csv", "--out", out, "/no/such.log")
-    assert result.returncode == 2 and result.stderr.startswith("ERROR: log '/no/such.log' not found")
+    assert result.returncode == 2 and result.stderr.startswith("ERROR: LOG '/no/such.log': no such file")
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
