@@ -1,4 +1,5 @@
 """Shared test helpers: the real tegrastats corpus and running the CLI as a user does."""
+import contextlib
 import glob
 import os
 import subprocess
@@ -78,6 +79,32 @@ def kill_after_first_file(argv, env, pattern):
         proc.kill()
         proc.communicate()
     return mtimes(glob.glob(pattern))
+
+
+@contextlib.contextmanager
+def child(argv, env=None):
+    """``with child(argv) as proc:`` a process started as a user would (text pipes, repo cwd),
+    killed on the way out if it is still running, whatever failed inside the block."""
+    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def signal_and_wait(proc, signum, timeout_s):
+    """Send ``signum`` to ``proc`` and wait for it to end; its remaining stderr."""
+    proc.send_signal(signum)
+    return proc.communicate(timeout=timeout_s)[1]
+
+
+def simulators(seed):
+    """``ps`` lines of running simulators started with noise seed ``seed`` (none left after a stop)."""
+    listing = subprocess.run(["ps", "-ww", "-eo", "pid,args"], stdout=subprocess.PIPE, universal_newlines=True).stdout
+    return [line for line in listing.splitlines() if "simulate" in line and "--seed {}".format(seed) in line]
 
 
 def mtimes(paths):

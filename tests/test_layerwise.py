@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
-from conftest import ROOT, kill_after_first_file, mtimes, wait_for_files  # noqa: E402
+from conftest import ROOT, kill_after_first_file, mtimes, simulators, wait_for_files  # noqa: E402
 from layer_stats.dataset.raw import in_core, read_lines  # noqa: E402
 
 GENERATOR = os.path.join(ROOT, "layer_stats", "rawDataGeneration", "PowerLatencyDatasetGenerator.py")
@@ -185,11 +185,6 @@ def test_resume_after_kill(tmp_path):
         assert len(read_lines(path)) in (20, 18)  # mnasnet0_5: 19 layers + model; squeezenet1_0: 17 + model
 
 
-def _simulators(seed):
-    listing = subprocess.run(["ps", "-ww", "-eo", "pid,args"], stdout=subprocess.PIPE, universal_newlines=True).stdout
-    return [line for line in listing.splitlines() if "simulate" in line and "--seed {}".format(seed) in line]
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_signals_stop_cleanly(tmp_path, signum):
     root = str(tmp_path)
@@ -199,7 +194,7 @@ def test_signals_stop_cleanly(tmp_path, signum):
     try:
         wait_for_files(os.path.join(root, "LayerStats", "Mode0", "run-*.json"), proc)
         time.sleep(1.0)
-        assert _simulators(seed)
+        assert simulators(seed)
         proc.send_signal(signum)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -211,7 +206,7 @@ def test_signals_stop_cleanly(tmp_path, signum):
         assert json.load(handle)["status"] == "interrupted"
     assert not glob.glob(os.path.join(root, "LayerStats", "Mode0", "cpu", "power", "*", "*.jsonl"))
     time.sleep(0.5)
-    assert not _simulators(seed)
+    assert not simulators(seed)
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown")

@@ -12,13 +12,12 @@ import logging
 import os
 import pickle
 import signal
-import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import ROOT, corpus_line
+from conftest import ROOT, child, corpus_line, signal_and_wait, simulators
 from layer_stats.cli import run
 from layer_stats.errors import DnnStatsError, Interrupted
 from layer_stats.lifecycle import STOP_SIGNALS, stop_on_signals
@@ -390,15 +389,9 @@ def test_stand_in_children_end_quietly_on_sigterm(tmp_path, command):
     log = tmp_path / "tx2.log"
     log.write_text(corpus_line("tx2_jp4_ssaraff98-tegrastats-parser.log") + "\n")
     argv = [sys.executable, "-m", "layer_stats.tegrastats"] + [str(log) if a == "LOG" else a for a in command]
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-    try:
+    with child(argv) as proc:
         assert proc.stdout.readline().startswith("RAM ")
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        err = signal_and_wait(proc, signal.SIGTERM, 20)
     assert proc.returncode == 0 and err == ""
 
 
@@ -428,11 +421,6 @@ runpy.run_path({generator!r}, run_name="__main__")
 """
 
 
-def _simulators(seed):
-    listing = subprocess.run(["ps", "-ww", "-eo", "pid,args"], stdout=subprocess.PIPE, universal_newlines=True).stdout
-    return [line for line in listing.splitlines() if "simulate" in line and "--seed {}".format(seed) in line]
-
-
 def test_generator_stopped_while_tracing_exits_143_with_one_line(tmp_path, torch):
     pytest.importorskip("torchvision")
     wrapper = tmp_path / "wrapped_generator.py"
@@ -444,20 +432,13 @@ def test_generator_stopped_while_tracing_exits_143_with_one_line(tmp_path, torch
     argv = [sys.executable, str(wrapper), marker, "--output_root", str(tmp_path / "Dataset"), "--mode", "0",
             "--models", "squeezenet1_0", "--imgs", "img1.jpg", "--granularity", "fine", "--eval_tgr",
             "--simulate", "tx2", "--sim_seed", str(seed), "--sys_root", TX2_ROOT, "--log_level", "WARNING"]
-    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True)
-    try:
+    with child(argv, env) as proc:
         deadline = time.monotonic() + 240
         while not os.path.exists(marker):
             assert proc.poll() is None, proc.communicate()[1][-3000:]
             assert time.monotonic() < deadline, "the generator never started tracing"
             time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        err = signal_and_wait(proc, signal.SIGTERM, 60)
     assert proc.returncode == 143, err[-3000:]
     lines = err.splitlines()
     assert lines.count("stopped: SIGTERM") == 1 and lines[-1] == "stopped: SIGTERM", err[-3000:]
@@ -467,4 +448,4 @@ def test_generator_stopped_while_tracing_exits_143_with_one_line(tmp_path, torch
         with open(path) as handle:
             assert '"status": "interrupted"' in handle.read()
     time.sleep(0.5)
-    assert not _simulators(seed)
+    assert not simulators(seed)

@@ -21,10 +21,10 @@ unmeasured lead), ``settle_s`` and
 ``settled`` (the wait for power to return near idle after the layer).
 """
 import json
-import math
 
 from ..errors import DnnStatsError
 from ..fsutil import AtomicFile
+from .stats import is_number
 
 __all__ = ["FORMAT_VERSION", "RawFileError", "write_lines", "read_lines", "in_core", "line_problem",
            "check_file", "RUN_SETTINGS"]
@@ -63,10 +63,6 @@ def _no_constant(name):
     raise ValueError("{} is not a number JSON allows".format(name))
 
 
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _is_text_list(value):
     return isinstance(value, list) and value and all(isinstance(v, str) for v in value)
 
@@ -75,16 +71,16 @@ def _latency_problem(record):
     samples = record.get("samples_s")
     if not isinstance(samples, list) or not samples:
         return "samples_s is not a non-empty list"
-    if not all(_is_number(v) and v >= 0 for v in samples):
+    if not all(is_number(v) and v >= 0 for v in samples):
         return "samples_s holds a value that is not a duration in s"
     return None
 
 
 def _sample_problem(sample):
-    if not isinstance(sample, dict) or not _is_number(sample.get("t")) or not isinstance(sample.get("values"), dict):
+    if not isinstance(sample, dict) or not is_number(sample.get("t")) or not isinstance(sample.get("values"), dict):
         return "a sample is not {t: number, values: {...}}"
     for key, value in sample["values"].items():
-        if key.endswith("_mW") and value is not None and not _is_number(value):
+        if key.endswith("_mW") and value is not None and not is_number(value):
             return "a sample's {} is {!r}, not a power in mW".format(key, value)
     return None
 
@@ -94,7 +90,7 @@ def _power_problem(record):
     if not isinstance(params, dict) or not params or not all(_is_text_list(v) for v in params.values()):
         return "params is not {parameter: [tegrastats keys]}"
     for key in ("t_start", "t_end", "boundary_s"):
-        if not _is_number(record.get(key)):
+        if not is_number(record.get(key)):
             return "{} is not a number".format(key)
     if record["t_end"] < record["t_start"] or record["boundary_s"] < 0:
         return "the window's times are out of order"

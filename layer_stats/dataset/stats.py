@@ -4,12 +4,17 @@ only finite real numbers count."""
 import math
 import statistics
 
-__all__ = ["numbers", "mean", "std"]
+__all__ = ["is_number", "numbers", "mean", "std"]
+
+
+def is_number(value):
+    """True for a finite int or float (not a bool, None, text, NaN or an infinity)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def numbers(values):
-    """The finite int/float items of ``values`` (bools, None, text, NaN and infinities dropped)."""
-    return [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    """The items of ``values`` that are numbers (:func:`is_number`)."""
+    return [v for v in values if is_number(v)]
 
 
 def mean(values):

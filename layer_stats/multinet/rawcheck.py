@@ -11,6 +11,7 @@ import math
 import re
 
 from ..dataset.raw import RawFileError
+from ..dataset.stats import is_number
 
 __all__ = ["check_record", "SAFE_NAME"]
 
@@ -59,8 +60,7 @@ class _Checker(object):
         return value
 
     def number(self, value, where, positive=False):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
-            value > 0 if positive else value >= 0)
+        ok = is_number(value) and (value > 0 if positive else value >= 0)
         if not ok:
             self.fail(where, value, "a finite number " + ("> 0" if positive else ">= 0"))
         return value
