@@ -1,11 +1,16 @@
-"""What every script shares: logging options, error reporting, exit codes.
+"""The one command-line vocabulary every script and both products use.
 
-Scripts call :func:`run` with their ``main(argv)``; it turns the project's
-exceptions into one ``ERROR: ...`` line on stderr and an exit status (2 for
-a problem the user can fix, 128 + signal number when stopped by a signal).
-Their parsers are :class:`ArgumentParser`, whose errors are one such line too,
-and numeric options use :func:`number` / :func:`number_list` so every flag
-rejects NaN, infinities and out-of-range values with a message naming it.
+- Entry: scripts call :func:`run` with their ``main(argv)``; it turns the project's
+  exceptions into one ``ERROR: ...`` line on stderr and an exit status (2 for a
+  problem the user can fix, 128 + signal number when stopped by a signal).
+  Parsers are :class:`ArgumentParser`, whose errors are one such line too.
+- Numbers: :func:`number`, :func:`positive`, :func:`number_list`: every numeric flag
+  rejects NaN, infinities and out-of-range values with a message naming it.
+- Lists: :func:`split_list` / :func:`name_list`: names separated by commas and/or
+  spaces, as the seed writes them (``--imgs img1.jpg,img2.jpg`` or ``img1.jpg img2.jpg``).
+- Shared options: :func:`add_tgr_args` (tegrastats measurement), :func:`add_telemetry_args`
+  (where telemetry comes from), :func:`add_output_root_arg`, :func:`add_logging_args`
+  with :func:`check_log_file` and :func:`setup_logging`.
 """
 import argparse
 import logging
@@ -16,9 +21,10 @@ import sys
 from .errors import DnnStatsError, Interrupted
 from .fsutil import chown_to_invoker, ensure_dir, write_error
 from .lifecycle import stop_on_signals
+from .paths import IMAGE_DIR
 
-__all__ = ["ArgumentParser", "describe", "number", "number_list", "add_logging_args", "add_output_root_arg",
-           "add_tgr_args", "check_log_file", "split_list", "setup_logging", "run", "MAX_SECONDS", "MAX_INTERVAL_MS",
+__all__ = ["ArgumentParser", "describe", "number", "positive", "number_list", "add_logging_args",
+           "add_output_root_arg", "add_tgr_args", "add_telemetry_args", "check_log_file", "split_list", "name_list", "setup_logging", "run", "MAX_SECONDS", "MAX_INTERVAL_MS",
            "MAX_MODE"]
 
 logger = logging.getLogger("layer_stats")
@@ -113,8 +119,6 @@ def add_output_root_arg(parser, default="Dataset"):
 
 def _folder(text):
     """argparse type: a folder name that is not empty and not the shipped input images."""
-    from .models.inputs import IMAGE_DIR
-
     if not text.strip():
         raise argparse.ArgumentTypeError("give a folder, got an empty name")
     data = os.path.dirname(IMAGE_DIR)
@@ -144,17 +148,40 @@ def _check_log_target(log_file):
                             "are appended)".format(log_file))
 
 
-def split_list(values):
-    """argparse ``nargs="+"`` values that may also hold commas -> flat list of names.
+def split_list(values, spaces=True):
+    """Names from ``values``: None, a text, or a list of texts (argparse ``nargs="+"``).
 
-    Friendly names contain spaces ("IN Power"), so a single value keeps its spaces.
+    Commas separate names, and so does whitespace unless ``spaces`` is False (tegrastats'
+    friendly names hold spaces: ``"IN Power"``); names are stripped, empty ones dropped.
+    None gives None.
     """
     if values is None:
         return None
     out = []
     for value in values if isinstance(values, (list, tuple)) else [values]:
-        out.extend(part.strip() for part in str(value).split(",") if part.strip())
+        parts = str(value).replace(",", " ").split() if spaces else str(value).split(",")
+        out.extend(part.strip() for part in parts if part.strip())
     return out
+
+
+def name_list(values, option, what, fix, spaces=True):
+    """:func:`split_list` of ``values`` naming at least one ``what`` (model, device...), each
+    once; raises DnnStatsError naming ``option`` for an empty list (``fix`` says what to
+    give instead) or a repeat."""
+    names = split_list(values, spaces) or []
+    if not names:
+        shown = values if isinstance(values, str) else ",".join(str(v) for v in values or ())
+        raise DnnStatsError("{} {!r} names no {}: {}".format(option, shown, what, fix))
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DnnStatsError("{} names {} more than once: name each {} once".format(
+            option, ", ".join(repeated), what))
+    return names
+
+
+def positive(kind=float, high=None):
+    """argparse type: a finite ``kind`` above 0 (and at most ``high``)."""
+    return number(kind, low=0, high=high, low_open=True)
 
 
 def add_tgr_args(parser, interval_ms, boundary_s):
@@ -170,6 +197,23 @@ def add_tgr_args(parser, interval_ms, boundary_s):
     group.add_argument("--tgr_smpl_boundary", "--tgr_smpl_boundry", dest="tgr_smpl_boundary", type=number(low=0, high=MAX_SECONDS),
                        default=boundary_s, help="settling time before and after each measured window, s "
                                                 "(default {:g}; both spellings work)".format(boundary_s))
+    return group
+
+
+def add_telemetry_args(parser, interval_default=None):
+    """``--simulate BOARD``, ``--replay LOG``, ``--replay_loop``, ``--tegrastats PATH``, ``--sim_seed``."""
+    from .tegrastats.boards import board_names
+
+    group = parser.add_argument_group("telemetry source (default: this Jetson's tegrastats)")
+    choice = group.add_mutually_exclusive_group()
+    choice.add_argument("--simulate", metavar="BOARD",
+                        help="use the built-in simulator for BOARD ({}) instead of tegrastats".format(
+                            ", ".join(board_names())))
+    choice.add_argument("--replay", metavar="LOG", help="replay a recorded tegrastats log at its own pace")
+    group.add_argument("--replay_loop", "--replay-loop", action="store_true",
+                       help="start the replayed log again when it ends")
+    group.add_argument("--tegrastats", metavar="PATH", help="tegrastats binary (default: found on PATH)")
+    group.add_argument("--sim_seed", "--sim-seed", type=number(int, low=0, high=2 ** 32 - 1), default=None, help="simulator noise seed")
     return group
 
 

@@ -10,7 +10,7 @@ handler, ours or a library's (torch.fx, ptflops, logging), can swallow it.
 """
 import signal
 
-__all__ = ["DnnStatsError", "TelemetryError", "Interrupted", "signal_name", "printable", "quote_text"]
+__all__ = ["DnnStatsError", "TelemetryError", "RawFileError", "Interrupted", "signal_name", "printable", "quote_text"]
 
 
 class DnnStatsError(Exception):
@@ -64,6 +64,10 @@ def signal_name(signum):
         return signal.Signals(signum).name
     except ValueError:
         return str(signum)
+
+
+class RawFileError(DnnStatsError):
+    """A raw data file that cannot be read; each product's ``raw`` module has its own subclass."""
 
 
 class Interrupted(BaseException):

@@ -15,15 +15,17 @@ file system, a full disk) becomes one :class:`DnnStatsError` line naming the
 path and the fix.
 """
 import errno
+import glob
 import io
 import os
+import re
 import socket
 import tempfile
 
 from .clock import utc_now_iso
 from .errors import DnnStatsError
 
-__all__ = ["invoker_ids", "chown_to_invoker", "ensure_dir", "AtomicFile", "atomic_write", "check_writable",
+__all__ = ["mode_folders", "invoker_ids", "chown_to_invoker", "ensure_dir", "AtomicFile", "atomic_write", "check_writable",
            "check_folder", "write_error", "set_aside", "OutputLock", "LOCK_NAME"]
 
 #: The lock file :class:`OutputLock` holds in an output root.
@@ -240,3 +242,16 @@ class OutputLock(object):
             os.close(self._fd)  # closing drops the flock; the file stays (removing it would race)
             self._fd = None
         return False
+
+
+_MODE = re.compile(r"^Mode(-?\d+)$")
+
+
+def mode_folders(base):
+    """``{mode: path}`` of the ``Mode{m}`` folders directly under ``base`` (both products' layout)."""
+    found = {}
+    for path in glob.glob(os.path.join(base, "Mode*")):
+        match = _MODE.match(os.path.basename(path))
+        if match and os.path.isdir(path):
+            found[int(match.group(1))] = path
+    return found

@@ -1,7 +1,7 @@
 """Multi-DNN workload raw data: ``sudo python3 multi_network_stats/MappingDBGenerator.py
 --jetsonDevice Orin --mode 1 --num_samples 2000 --eval_tgr --eval_thr ...``
 
-Plans mappings of 1..k networks onto the devices (see layer_stats/multinet/plan.py),
+Plans mappings of 1..k networks onto the devices (see multi_network_stats/plan.py),
 runs each as concurrent staged networks and writes one file per mapping to
 ``<output_root>/Multinet/Mode{m}/``.  ``--mode`` does not change the board's mode:
 set it first with ``sudo nvpmodel -m N``.  Rerun the same command to resume;
@@ -15,17 +15,18 @@ import logging
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __name__ == "__main__" and not __package__:  # run by path, as the seed does: use this checkout
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from layer_stats.cli import (MAX_MODE, MAX_SECONDS, ArgumentParser, add_logging_args,  # noqa: E402
-                             add_output_root_arg, add_tgr_args, check_log_file, describe, number,
+                             add_output_root_arg, add_telemetry_args, add_tgr_args, check_log_file, describe, name_list, number, positive,
                              number_list, run, setup_logging, split_list)
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import check_writable  # noqa: E402
 from layer_stats.tegrastats.boards import DEVICE_ALIASES  # noqa: E402
 from layer_stats.tegrastats.detect import board_from_model, read_model, resolve_board  # noqa: E402
 from layer_stats.tegrastats.simulate import GPU_LOAD_FILE  # noqa: E402
-from layer_stats.tegrastats.sources import add_telemetry_args, source_from_args  # noqa: E402
+from layer_stats.tegrastats.sources import source_from_args  # noqa: E402
 
 logger = logging.getLogger("layer_stats.mapping")
 
@@ -53,7 +54,7 @@ def _parser():
                    help="mappings per set of networks (20)")
     p.add_argument("--imgs", nargs="+", default=["img1.jpg,img2.jpg,img3.jpg"],
                    help="images in data/imagenet, comma- or space-separated")
-    p.add_argument("--smpl_duration", type=number(low=0, low_open=True, high=MAX_SECONDS), default=30.0,
+    p.add_argument("--smpl_duration", type=positive(high=MAX_SECONDS), default=30.0,
                    help="measured seconds per mapping, > 0 and <= 86400 (30)")
     p.add_argument("--funcLayerCount", action="store_true", help="count leaf operations per stage")
     tgr = add_tgr_args(p, interval_ms=50, boundary_s=2.0)
@@ -110,26 +111,20 @@ def _source(args):
 
 def _gpu_hint(args):
     """Where the runner tells the simulator that GPU stages run (None without --simulate)."""
-    from layer_stats.multinet.runner import multinet_mode_dir
+    from multi_network_stats.layout import mode_dir as multinet_mode_dir
     return os.path.join(multinet_mode_dir(args.output_root, args.mode), GPU_LOAD_FILE) if args.simulate else None
 
 
 def _devices(args):
     from layer_stats.devices import check_devices
 
-    devices = [d.strip() for d in args.device_list.split(",") if d.strip()]
-    if not devices:
-        raise DnnStatsError("--device_list {!r} names no device: give cpu, cuda or both".format(args.device_list))
-    repeated = sorted({d for d in devices if devices.count(d) > 1})
-    if repeated:
-        raise DnnStatsError("--device_list names {} more than once: name each device once".format(
-            ", ".join(repeated)))
+    devices = name_list(args.device_list, "--device_list", "device", "give cpu, cuda or both")
     check_devices(devices, "--device_list", args.dry_run)
     return devices
 
 
 def _check_window(args):
-    from layer_stats.tegrastats.session import check_interval
+    from layer_stats.tegrastats.start import check_interval
     if args.eval_tgr:
         check_interval(args.tgr_interval, (("--smpl_duration", args.smpl_duration),))
 
@@ -145,7 +140,7 @@ def plan_from_args(args):
     (no torch needed); a run checks them when it builds each network."""
     from layer_stats.models.layer_table import planned_layer_counts
     from layer_stats.models.registry import resolve_models
-    from layer_stats.multinet.plan import PlanOptions, make_plan
+    from multi_network_stats.plan import PlanOptions, make_plan
 
     devices = _devices(args)
     models = resolve_models(args.model_list, option="--model_list")
@@ -158,7 +153,7 @@ def plan_from_args(args):
 
 
 def _print_plan(plan, args):
-    from layer_stats.multinet.runner import BUILD_S_PER_NET, MAPPING_OVERHEAD_S, estimate_seconds
+    from multi_network_stats.generate import BUILD_S_PER_NET, MAPPING_OVERHEAD_S, estimate_seconds
 
     for entry in plan:
         sys.stdout.write(json.dumps({"file": entry.file, "class": entry.cls, "set": entry.set,
@@ -174,7 +169,7 @@ def _print_plan(plan, args):
 
 
 def _options(args, plan, images, device_name):
-    from layer_stats.multinet.runner import MultinetOptions
+    from multi_network_stats.generate import MultinetOptions
 
     cache_bytes = 0 if args.remove_weights else (None if args.cache_mb is None else int(args.cache_mb * 2 ** 20))
     return MultinetOptions(
@@ -189,7 +184,8 @@ def _options(args, plan, images, device_name):
 def main(argv):
     from layer_stats.models.inputs import find_images
     from layer_stats.models.registry import AVAILABLE_FILE
-    from layer_stats.multinet.runner import check_start_idx, multinet_mode_dir, run_mappings
+    from multi_network_stats.generate import check_start_idx, run_mappings
+    from multi_network_stats.layout import mode_dir as multinet_mode_dir
 
     args = _parser().parse_args(argv)
     log_file = None
@@ -215,5 +211,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def console():
+    """Console-script entry point (see pyproject.toml)."""
     run(main)
+
+
+if __name__ == "__main__":
+    console()

@@ -14,14 +14,15 @@ import logging
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __name__ == "__main__" and not __package__:  # run by path, as the seed does: use this checkout
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from layer_stats.cli import (MAX_MODE, ArgumentParser, add_logging_args, describe, number, run,  # noqa: E402
                              setup_logging)
-from layer_stats.dataset.layout import mode_folders  # noqa: E402
+from layer_stats.fsutil import mode_folders  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import check_writable  # noqa: E402
-from layer_stats.multinet.postprocess import (check_output_root, collect_mode, group_items,  # noqa: E402
+from multi_network_stats.postprocess import (check_output_root, collect_mode, group_items,  # noqa: E402
                                               write_group)
 
 logger = logging.getLogger("layer_stats.postprocess")
@@ -87,5 +88,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def console():
+    """Console-script entry point (see pyproject.toml)."""
     run(main)
+
+
+if __name__ == "__main__":
+    console()

@@ -224,7 +224,7 @@ def test_progress_off_a_terminal_logs_once_at_the_end_and_says_s_per_file_when_s
 
 
 def test_resuming_with_another_board_is_a_mismatch_but_an_unknown_board_is_not(tmp_path):
-    from layer_stats.dataset.raw import FORMAT_VERSION, check_file, write_lines
+    from layer_stats.layerwise.raw import FORMAT_VERSION, check_file, write_lines
 
     def line(layer, board):
         return {"format_version": FORMAT_VERSION, "layer": layer, "network": "toynet", "board": board,

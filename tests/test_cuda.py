@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 from conftest import ROOT  # noqa: E402
-from layer_stats.dataset.raw import read_lines  # noqa: E402
+from layer_stats.layerwise.raw import read_lines  # noqa: E402
 from layer_stats.tegrastats.parse import parse_line  # noqa: E402
 
 LAYERWISE = os.path.join(ROOT, "layer_stats", "rawDataGeneration", "PowerLatencyDatasetGenerator.py")

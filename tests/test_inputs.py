@@ -4,7 +4,8 @@ import os
 import pytest
 
 from layer_stats.errors import DnnStatsError
-from layer_stats.models.inputs import IMAGE_DIR, find_images, image_key, split_names
+from layer_stats.cli import split_list
+from layer_stats.models.inputs import IMAGE_DIR, find_images, image_key
 
 
 def test_shipped_images_and_their_licence_note():
@@ -16,8 +17,8 @@ def test_shipped_images_and_their_licence_note():
 
 
 def test_comma_and_space_separated_lists():
-    assert split_names("img1.jpg,img2.jpg img3.jpg") == ["img1.jpg", "img2.jpg", "img3.jpg"]
-    assert split_names(["img1.jpg,img2.jpg", "img3.jpg"]) == ["img1.jpg", "img2.jpg", "img3.jpg"]
+    assert split_list("img1.jpg,img2.jpg img3.jpg") == ["img1.jpg", "img2.jpg", "img3.jpg"]
+    assert split_list(["img1.jpg,img2.jpg", "img3.jpg"]) == ["img1.jpg", "img2.jpg", "img3.jpg"]
     paths = find_images("img1.jpg, img3.jpg")
     assert [image_key(p) for p in paths] == ["img1", "img3"]
 

@@ -15,7 +15,8 @@ pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
 from conftest import ROOT, kill_after_first_file, mtimes, simulators, wait_for_files  # noqa: E402
-from layer_stats.dataset.raw import in_core, read_lines  # noqa: E402
+from layer_stats.layerwise.raw import read_lines
+from layer_stats.measure.window import in_core  # noqa: E402
 
 GENERATOR = os.path.join(ROOT, "layer_stats", "rawDataGeneration", "PowerLatencyDatasetGenerator.py")
 PROCESS = os.path.join(ROOT, "layer_stats", "processedDataGeneration", "processData.py")

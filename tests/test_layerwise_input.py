@@ -14,7 +14,7 @@ pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
 from conftest import wait_for_files  # noqa: E402
-from layer_stats.dataset.raw import read_lines  # noqa: E402
+from layer_stats.layerwise.raw import read_lines  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import OutputLock  # noqa: E402
 from test_bad_input import SCRIPTS, _load  # noqa: E402

@@ -14,7 +14,7 @@ from conftest import ROOT  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.models import build_model, chain_inputs, split_model  # noqa: E402
 from layer_stats.models.complexity import METHOD, count_complexity  # noqa: E402
-from layer_stats.multinet.modelinfo import human, stage_info  # noqa: E402
+from multi_network_stats.modelinfo import human, stage_info  # noqa: E402
 
 SEED_SAMPLE = os.path.join(ROOT, "tests", "fixtures", "seed", "multinet_sample_orin.json")
 #: Exact figures of the whole networks, identical on torch 1.10 and 2.x; their

@@ -118,7 +118,7 @@ def test_split_network_runs_stages_on_two_devices(run_root):
 
 
 def test_processed_sample_matches_the_raw_file_field_by_field(run_root):
-    from layer_stats.multinet.modelinfo import human
+    from multi_network_stats.modelinfo import human
 
     for name, record in _raw(run_root).items():
         sample = _processed(run_root, name)
@@ -169,7 +169,7 @@ def test_mode_csv_has_throughput_and_slowdown(run_root):
 
 
 def test_run_file_records_the_run(run_root):
-    from layer_stats.multinet.modelinfo import flops_backend
+    from multi_network_stats.modelinfo import flops_backend
 
     (path,) = glob.glob(os.path.join(run_root, "Multinet", "Mode1", "run-*.json"))
     with open(path) as handle:
@@ -185,7 +185,7 @@ def test_run_file_records_the_run(run_root):
 
 
 def test_out_of_memory_is_recognised():
-    from layer_stats.multinet.execute import is_out_of_memory
+    from multi_network_stats.execute import is_out_of_memory
 
     assert is_out_of_memory(RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB"))
     assert not is_out_of_memory(RuntimeError("shape mismatch")) and not is_out_of_memory(MemoryError())
@@ -197,7 +197,7 @@ def test_model_info_reproduces_the_seeds_figures(name, params, macs):
     import torch
 
     from layer_stats.models import build_model, split_model
-    from layer_stats.multinet.modelinfo import stage_info
+    from multi_network_stats.modelinfo import stage_info
 
     chain = split_model(build_model(name))
     info = stage_info(torch.nn.Sequential(*chain.layers), torch.randn(1, 3, 224, 224))
@@ -338,7 +338,7 @@ SMALL_COUNTS = {"squeezenet1_0": 17, "mnasnet0_5": 19, "shufflenet_v2_x0_5": 24}
 def _cache(budget, counts=SMALL_COUNTS):
     import torch
 
-    from layer_stats.multinet.netcache import NetworkCache
+    from multi_network_stats.netcache import NetworkCache
 
     torch.manual_seed(0)
     return NetworkCache(dict(counts), torch.randn(1, 3, 224, 224), True, budget)
@@ -367,7 +367,7 @@ def test_stage_figures_are_the_sums_of_their_layers():
     import torch
 
     from layer_stats.models import chain_inputs
-    from layer_stats.multinet.modelinfo import stage_info
+    from multi_network_stats.modelinfo import stage_info
 
     cache = _cache(10 ** 12)
     net = cache.get("mnasnet0_5")
@@ -388,7 +388,7 @@ def test_a_network_with_another_layer_count_than_the_plan_stops_the_run():
 
 
 def test_stages_of_later_mappings_reuse_the_cached_layers(monkeypatch):
-    from layer_stats.multinet.stages import build_stages
+    from multi_network_stats.stages import build_stages
 
     monkeypatch.setenv("DNN_STATS_TEST_DEVICES", "fakegpu=cpu")
     cache = _cache(10 ** 12)
@@ -400,7 +400,7 @@ def test_stages_of_later_mappings_reuse_the_cached_layers(monkeypatch):
 
 
 def test_default_budget_is_an_eighth_of_the_memory(tmp_path):
-    from layer_stats.multinet.netcache import FALLBACK_BUDGET, default_budget_bytes
+    from multi_network_stats.netcache import FALLBACK_BUDGET, default_budget_bytes
 
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:        4039540 kB\nMemFree:          100000 kB\n")

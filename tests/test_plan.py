@@ -6,7 +6,7 @@ import json
 import pytest
 
 from layer_stats.errors import DnnStatsError
-from layer_stats.multinet.plan import PlanOptions, make_plan, mapping_file, stage_bounds
+from multi_network_stats.plan import PlanOptions, make_plan, mapping_file, stage_bounds
 
 #: Block layer counts of real models (checked against torchvision in tests/test_models.py).
 COUNTS = {"alexnet": 21, "resnet18": 14, "resnet50": 22, "mobilenet_v2": 21, "mnasnet1_0": 19,

@@ -7,8 +7,8 @@ import os
 import pytest
 
 from conftest import ROOT, run_script
-from layer_stats.dataset import layout
-from layer_stats.dataset.raw import FORMAT_VERSION, write_lines
+from layer_stats.layerwise import layout
+from layer_stats.layerwise.raw import FORMAT_VERSION, write_lines
 
 SCRIPT = os.path.join(ROOT, "layer_stats", "processedDataGeneration", "processData.py")
 

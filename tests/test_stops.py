@@ -276,7 +276,7 @@ def test_stop_inside_densenet_fine_split(monkeypatch, torch):
 
 def test_stop_inside_stage_info(monkeypatch, torch):
     """The multi-DNN ModelInfo (MACs, parameters, leaf operations) of a stage."""
-    from layer_stats.multinet.modelinfo import stage_info
+    from multi_network_stats.modelinfo import stage_info
 
     model = _small_model(torch)
     calls = sigterm_on_first_call(monkeypatch, torch.nn.Conv2d, "forward")
@@ -364,7 +364,7 @@ def test_stop_inside_an_idle_baseline_stops_the_telemetry_child(monkeypatch):
 
 
 def test_stop_while_telemetry_starts_stops_the_child(monkeypatch):
-    from layer_stats.tegrastats import session
+    from layer_stats.tegrastats.start import start_telemetry
     from layer_stats.tegrastats.recorder import Recorder
     from layer_stats.tegrastats.sources import simulated_source
 
@@ -377,7 +377,7 @@ def test_stop_while_telemetry_starts_stops_the_child(monkeypatch):
 
     monkeypatch.setattr(Recorder, "start", start)
     sigterm_on_first_call(monkeypatch, Recorder, "wait_for")
-    assert_stopped(session.start_telemetry, simulated_source("tx2", 50, seed=12), ["cpu"])
+    assert_stopped(start_telemetry, simulated_source("tx2", 50, seed=12), ["cpu"])
     (recorder,) = started
     assert recorder._proc.poll() is not None
 

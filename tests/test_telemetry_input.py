@@ -23,7 +23,7 @@ from layer_stats.errors import TelemetryError
 from layer_stats.tegrastats.detect import replay_board
 from layer_stats.tegrastats.parse import LineParser, iter_lines, parse_file, parse_line
 from layer_stats.tegrastats.recorder import Recorder, _read_lines
-from layer_stats.tegrastats.session import start_telemetry
+from layer_stats.tegrastats.start import start_telemetry
 from layer_stats.tegrastats.sources import replay_source
 
 TX2_LOG = os.path.join(CORPUS, "tx2_jp4_ssaraff98-tegrastats-parser.log")

@@ -14,8 +14,8 @@ import logging
 import time
 
 from ..clock import monotonic
-from ..dataset.raw import in_core
-from ..dataset.stats import mean
+from .window import in_core
+from ..stats import mean
 from ..errors import TelemetryError
 from ..tegrastats.params import param_keys
 from ..tegrastats.parse import LineParser, is_tegrastats

@@ -10,30 +10,23 @@ import logging
 import os
 import warnings
 
+from ..cli import split_list
 from ..errors import DnnStatsError
+from ..paths import IMAGE_DIR
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["IMAGE_DIR", "split_names", "find_images", "check_images", "load_batch", "image_key"]
+__all__ = ["IMAGE_DIR", "find_images", "check_images", "load_batch", "image_key"]
 
-IMAGE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                         "data", "imagenet")
 DEFAULT_IMAGES = "img1.jpg,img2.jpg,img3.jpg"
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
 
 
-def split_names(text):
-    """``"a.jpg,b.jpg"``, ``"a.jpg b.jpg"`` or a list of either -> list of names."""
-    if isinstance(text, (list, tuple)):
-        text = " ".join(text)
-    return [name for name in str(text).replace(",", " ").split() if name]
-
-
 def find_images(names, image_dir=IMAGE_DIR):
     """Absolute paths for ``names``; raises naming every missing image and where it looked."""
     paths, missing = [], []
-    for name in split_names(names):
+    for name in split_list(names):
         candidates = [name] if os.path.isabs(name) else [os.path.join(image_dir, name), name]
         found = next((p for p in candidates if os.path.isfile(p)), None)
         if found is None:

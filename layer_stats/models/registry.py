@@ -20,15 +20,15 @@ import logging
 import os
 import warnings
 
+from ..cli import name_list
 from ..errors import DnnStatsError
+from ..paths import AVAILABLE_FILE
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["AVAILABLE_FILE", "available_families", "available_models", "classification_models",
            "resolve_models", "build_model", "builder_kwargs", "weights_file"]
 
-AVAILABLE_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                              "AvailableModel.txt")
 
 #: Extra builder arguments per model.  googlenet / inception_v3: torchvision < 0.13
 #: draws their random init with scipy (absent on many Jetsons) and >= 0.13 warns
@@ -100,15 +100,8 @@ def _known_models():
 
 def _names(spec, option):
     """A list of names from ``spec`` (text or list); raises for an empty list or a repeat."""
-    names = spec.replace(",", " ").split() if isinstance(spec, str) else [str(n).strip() for n in spec]
-    if not names or not all(names):
-        raise DnnStatsError("{} {!r} names no model: give comma-separated names or 'all', or leave {} out for "
-                            "AvailableModel.txt".format(option, spec if isinstance(spec, str) else ",".join(spec),
-                                                        option))
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise DnnStatsError("{} names {} more than once: name each model once".format(option, ", ".join(repeated)))
-    return names
+    return name_list(spec, option, "model", "give comma-separated names or 'all', or leave {} out for "
+                     "AvailableModel.txt".format(option))
 
 
 def resolve_models(spec=None, path=AVAILABLE_FILE, option="--models"):

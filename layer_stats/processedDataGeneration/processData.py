@@ -11,13 +11,14 @@ import logging
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+if __name__ == "__main__" and not __package__:  # run by path, as the seed does: use this checkout
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from layer_stats.cli import (MAX_MODE, ArgumentParser, add_logging_args, describe, number, run,  # noqa: E402
                              setup_logging, split_list)
-from layer_stats.dataset.layout import layer_root, modes_found  # noqa: E402
-from layer_stats.dataset.process import collect, mode_json, provenance, tidy_rows  # noqa: E402
-from layer_stats.dataset.table import csv_text, json_text  # noqa: E402
+from layer_stats.layerwise.layout import layer_root, modes_found  # noqa: E402
+from layer_stats.layerwise.postprocess import collect, mode_json, provenance, tidy_rows  # noqa: E402
+from layer_stats.tables import csv_text, json_text  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import atomic_write, check_writable  # noqa: E402
 
@@ -88,5 +89,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def console():
+    """Console-script entry point (see pyproject.toml)."""
     run(main)
+
+
+if __name__ == "__main__":
+    console()

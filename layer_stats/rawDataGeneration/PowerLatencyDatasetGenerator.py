@@ -2,7 +2,7 @@
 PowerLatencyDatasetGenerator.py --mode 1 --device cpu``.
 
 Writes ``<output_root>/LayerStats/Mode{m}/{cpu|gpu}/{power|latency}/{network}/{image}.jsonl``
-(see layer_stats/dataset/raw.py).  ``--mode`` does not change the board's mode:
+(see layer_stats/layerwise/raw.py).  ``--mode`` does not change the board's mode:
 set it first with ``sudo nvpmodel -m N``.  Rerun the same command to resume.
 Without ``--eval_latency`` or ``--eval_tgr`` both are measured.
 """
@@ -11,16 +11,17 @@ import logging
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+if __name__ == "__main__" and not __package__:  # run by path, as the seed does: use this checkout
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from layer_stats.cli import (MAX_MODE, MAX_SECONDS, ArgumentParser, add_logging_args,  # noqa: E402
-                             add_output_root_arg, add_tgr_args, check_log_file, describe, number, run,
+                             add_output_root_arg, add_telemetry_args, add_tgr_args, check_log_file, describe, number, positive, run,
                              setup_logging, split_list)
-from layer_stats.dataset import layout  # noqa: E402
+from layer_stats.layerwise import layout  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import check_folder, check_writable  # noqa: E402
 from layer_stats.tegrastats.simulate import GPU_LOAD_FILE  # noqa: E402
-from layer_stats.tegrastats.sources import add_telemetry_args, source_from_args  # noqa: E402
+from layer_stats.tegrastats.sources import source_from_args  # noqa: E402
 
 logger = logging.getLogger("layer_stats.generator")
 
@@ -47,9 +48,9 @@ def _parser():
     lat.add_argument("--lt_smpl_count", type=number(int, low=1, high=10 ** 6), default=100, help="timed runs per layer (default 100)")
     lat.add_argument("--lt_warmup", type=number(int, low=0, high=10 ** 6), default=10, help="untimed warm-up runs per layer (default 10)")
     tgr = add_tgr_args(parser, interval_ms=20, boundary_s=1.0)
-    tgr.add_argument("--tgr_smpl_duration", type=number(low=0, low_open=True, high=MAX_SECONDS), default=5.0,
+    tgr.add_argument("--tgr_smpl_duration", type=positive(high=MAX_SECONDS), default=5.0,
                      help="measured seconds per layer, between the boundaries (default 5)")
-    tgr.add_argument("--idle_duration", type=number(low=0, low_open=True, high=MAX_SECONDS), default=2.0,
+    tgr.add_argument("--idle_duration", type=positive(high=MAX_SECONDS), default=2.0,
                      help="idle baseline before each network, s, after up to 1 s unmeasured (default 2)")
     tgr.add_argument("--settle_timeout", type=number(low=0, high=MAX_SECONDS), default=10.0,
                      help="longest wait for power to return near idle after a layer, s (default 10)")
@@ -82,7 +83,7 @@ def _gpu_load_file(args):
 
 def options_from_args(args):
     """Check ``args`` and turn them into :class:`LayerwiseOptions` (imports torch)."""
-    from layer_stats.layerwise import LayerwiseOptions
+    from layer_stats.layerwise.generate import LayerwiseOptions
     from layer_stats.models.inputs import find_images
     from layer_stats.models.registry import resolve_models
 
@@ -112,7 +113,7 @@ def main(argv):
         source = source_from_args(args, args.tgr_interval, _gpu_load_file(args))
         _check_params(args, source)
     opts = options_from_args(args)
-    from layer_stats.layerwise import check_options, planned_files, run_layerwise
+    from layer_stats.layerwise.generate import check_options, planned_files, run_layerwise
 
     if args.dry_run:
         check_options(opts, dry_run=True)
@@ -133,5 +134,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def console():
+    """Console-script entry point (see pyproject.toml)."""
     run(main)
+
+
+if __name__ == "__main__":
+    console()

@@ -17,8 +17,8 @@ import os
 import sys
 import time
 
-from ..cli import (MAX_INTERVAL_MS, MAX_SECONDS, ArgumentParser, add_logging_args, describe, number, run,
-                   setup_logging)
+from ..cli import (MAX_INTERVAL_MS, MAX_SECONDS, ArgumentParser, add_logging_args, add_telemetry_args, describe,
+                   number, positive, run, setup_logging)
 from ..clock import monotonic
 from ..errors import DnnStatsError, Interrupted
 from ..fsutil import AtomicFile, chown_to_invoker, ensure_dir
@@ -32,14 +32,9 @@ from .parse import LineParser, column_order, parse_file
 from .recorder import Recorder
 from .replay import paced_lines
 from .simulate import Simulator
-from .sources import add_telemetry_args, require_log, source_from_args
+from .sources import require_log, source_from_args
 
 logger = logging.getLogger("layer_stats.tegrastats")
-
-
-def _positive(kind, high=None):
-    """argparse type: a finite ``kind`` > 0 (see :func:`layer_stats.cli.number`)."""
-    return number(kind, low=0, low_open=True, high=high)
 
 
 def _sample_record(sample, parsed, source, board):
@@ -194,17 +189,17 @@ def build_parser():
     sub.required = True
 
     rec = sub.add_parser("record", help="record tegrastats samples to JSON lines")
-    rec.add_argument("--interval", type=_positive(int, MAX_INTERVAL_MS), default=100, help="sampling interval, ms (default 100)")
+    rec.add_argument("--interval", type=positive(int, MAX_INTERVAL_MS), default=100, help="sampling interval, ms (default 100)")
     rec.add_argument("--out", required=True, help="output FILE.jsonl (written as FILE.jsonl.partial until stopped)")
-    rec.add_argument("--duration", type=_positive(float, MAX_SECONDS), help="stop after this many seconds (default: until stopped)")
+    rec.add_argument("--duration", type=positive(float, MAX_SECONDS), help="stop after this many seconds (default: until stopped)")
     add_telemetry_args(rec)
     add_logging_args(rec)
     rec.set_defaults(func=cmd_record)
 
     sim = sub.add_parser("simulate", help="print simulated tegrastats lines for a board")
     sim.add_argument("--board", required=True, type=resolve_board, help="one of " + ", ".join(board_names()))
-    sim.add_argument("--interval", type=_positive(int, MAX_INTERVAL_MS), default=1000, help="ms between lines (default 1000)")
-    sim.add_argument("--count", type=_positive(int), help="stop after N lines (default: never)")
+    sim.add_argument("--interval", type=positive(int, MAX_INTERVAL_MS), default=1000, help="ms between lines (default 1000)")
+    sim.add_argument("--count", type=positive(int), help="stop after N lines (default: never)")
     sim.add_argument("--seed", type=number(int, low=0, high=2 ** 32 - 1), help="noise seed, for repeatable output")
     sim.add_argument("--gpu_load_file", "--gpu-load-file", metavar="FILE",
                      help="file holding the GPU load (0..1) to show, re-read every line (default: 0)")
@@ -212,9 +207,9 @@ def build_parser():
 
     rep = sub.add_parser("replay", help="print a recorded tegrastats log at its own pace")
     rep.add_argument("log")
-    rep.add_argument("--interval", type=_positive(int, MAX_INTERVAL_MS), default=1000,
+    rep.add_argument("--interval", type=positive(int, MAX_INTERVAL_MS), default=1000,
                      help="ms between lines that carry no timestamp (default 1000)")
-    rep.add_argument("--speed", type=_positive(float, 1000), default=1.0, help="playback speed factor (default 1)")
+    rep.add_argument("--speed", type=positive(float, 1000), default=1.0, help="playback speed factor (default 1)")
     rep.add_argument("--loop", action="store_true", help="start again at the end")
     rep.set_defaults(func=cmd_replay)
 

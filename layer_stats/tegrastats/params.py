@@ -9,6 +9,7 @@ by its friendly name (``GPU Temperature``).
 """
 from collections import namedtuple
 
+from ..cli import split_list
 from ..errors import DnnStatsError
 from .boards import BOARDS, all_rails
 
@@ -56,8 +57,7 @@ def resolve_params(board, names):
 
     Raises DnnStatsError naming the unknown parameter and listing the valid ones.
     """
-    if isinstance(names, str):
-        names = [n for n in names.split(",")]
+    names = split_list(names, spaces=False)
     table = _table(board)
     out = []
     for name in names:

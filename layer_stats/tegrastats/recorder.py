@@ -38,6 +38,7 @@ import threading
 
 from ..clock import WallClock, monotonic
 from ..errors import TelemetryError, printable, quote_text
+from ..paths import PACKAGE_PARENT
 from .sources import child_env
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class Recorder(object):
         try:
             self._proc = subprocess.Popen(
                 self.source.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env=child_env(), close_fds=True, preexec_fn=_die_with_parent)
+                env=child_env(), cwd=PACKAGE_PARENT, close_fds=True, preexec_fn=_die_with_parent)
         except OSError as exc:
             raise TelemetryError("cannot start {} ({}): {}".format(self.source.kind, self.source.argv[0], exc))
         atexit.register(self.stop)

@@ -16,14 +16,13 @@ import shutil
 import sys
 from collections import namedtuple
 
-from ..cli import number
 from ..errors import TelemetryError
 from .boards import board_names
 from .detect import board_from_samples, resolve_board
 from .logcheck import check_log
 
 __all__ = ["Source", "find_tegrastats", "tegrastats_source", "simulated_source", "replay_source",
-           "source_from_args", "add_telemetry_args", "require_log", "KINDS", "REPLAY_MIN_LINES"]
+           "source_from_args", "require_log", "KINDS", "REPLAY_MIN_LINES"]
 
 #: ``kind``: tegrastats, simulated or replay; ``argv``: the child's command line;
 #: ``board``: the board key where known (None for real tegrastats until detected;
@@ -33,7 +32,6 @@ __all__ = ["Source", "find_tegrastats", "tegrastats_source", "simulated_source",
 Source = namedtuple("Source", "kind argv board detail endless")
 
 KINDS = ("tegrastats", "simulated", "replay")
-_PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _FALLBACK_PATHS = ("/usr/bin/tegrastats", "/usr/sbin/tegrastats")
 #: Tegrastats lines a replay without loop needs: the first only starts the
 #: recorder, so one line can serve no measurement window.
@@ -67,9 +65,9 @@ def _python_child(args):
 
 
 def child_env():
-    """The environment for a child: ours, with the project importable."""
+    """The environment for a child: ours, unbuffered and UTF-8.  (The package is found
+    because the child starts in :data:`~layer_stats.paths.PACKAGE_PARENT`.)"""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PROJECT_ROOT, env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     # UTF-8 whatever the locale (LANG=C under sudo on Python 3.6 means ASCII): a
     # replayed line holding U+FFFD must not kill the child.
@@ -117,23 +115,8 @@ def replay_source(log, interval_ms=None, loop=False, speed=1.0):
     return Source("replay", _python_child(args), board_from_samples(head.samples), os.path.abspath(log), bool(loop))
 
 
-def add_telemetry_args(parser, interval_default=None):
-    """``--simulate BOARD``, ``--replay LOG``, ``--replay_loop``, ``--tegrastats PATH``, ``--sim_seed``."""
-    group = parser.add_argument_group("telemetry source (default: this Jetson's tegrastats)")
-    choice = group.add_mutually_exclusive_group()
-    choice.add_argument("--simulate", metavar="BOARD",
-                        help="use the built-in simulator for BOARD ({}) instead of tegrastats".format(
-                            ", ".join(board_names())))
-    choice.add_argument("--replay", metavar="LOG", help="replay a recorded tegrastats log at its own pace")
-    group.add_argument("--replay_loop", "--replay-loop", action="store_true",
-                       help="start the replayed log again when it ends")
-    group.add_argument("--tegrastats", metavar="PATH", help="tegrastats binary (default: found on PATH)")
-    group.add_argument("--sim_seed", "--sim-seed", type=number(int, low=0, high=2 ** 32 - 1), default=None, help="simulator noise seed")
-    return group
-
-
 def source_from_args(args, interval_ms, gpu_load_file=None):
-    """The :class:`Source` chosen by :func:`add_telemetry_args` options; ``gpu_load_file``
+    """The :class:`Source` chosen by :func:`~layer_stats.cli.add_telemetry_args` options; ``gpu_load_file``
     is passed to the simulator (see :func:`simulated_source`)."""
     if getattr(args, "simulate", None):
         return simulated_source(args.simulate, interval_ms, getattr(args, "sim_seed", None), gpu_load_file)

@@ -1,0 +1,65 @@
+"""Where the layer-wise dataset's files live (the seed's Mode-Device-Parameter-Network layout).
+
+::
+
+    <output_root>/LayerStats/Mode{m}/
+        run-<UTC start>.json                 run metadata, one per run
+        run-<UTC start>.log                  the run's log (default --log_file)
+        Mode{m}.conf                         the mode's block of /etc/nvpmodel.conf
+        {cpu|gpu}/{power|latency}/{network}/{image}.jsonl   raw files, one layer per line
+
+``--device cuda`` is stored under ``gpu`` as in the seed's data.
+"""
+import collections
+import glob
+import os
+
+from ..fsutil import mode_folders
+
+__all__ = ["LAYER_DIR", "DEVICE_KEYS", "KINDS", "device_key", "layer_root", "mode_dir", "raw_file",
+           "iter_raw_files", "RawFileRef", "modes_found"]
+
+LAYER_DIR = "LayerStats"
+#: ``--device`` -> folder / JSON key.
+DEVICE_KEYS = {"cpu": "cpu", "cuda": "gpu"}
+KINDS = ("power", "latency")
+
+
+
+#: One raw file: ``path``, ``mode`` (int), ``device`` (cpu/gpu), ``kind``
+#: (power/latency), ``network``, ``image`` (file name without extension).
+RawFileRef = collections.namedtuple("RawFileRef", "path mode device kind network image")
+
+
+def device_key(device):
+    """``cpu`` -> ``cpu``, ``cuda``/``cuda:0`` -> ``gpu``."""
+    return DEVICE_KEYS[str(device).split(":")[0]]
+
+
+def layer_root(output_root):
+    return os.path.join(output_root, LAYER_DIR)
+
+
+def mode_dir(output_root, mode):
+    return os.path.join(layer_root(output_root), "Mode{}".format(mode))
+
+
+def raw_file(output_root, mode, device, kind, network, image):
+    """Path of the raw file for one (network, image) on ``device`` (cpu/cuda), ``kind`` power/latency."""
+    return os.path.join(mode_dir(output_root, mode), device_key(device), kind, network, image + ".jsonl")
+
+
+def modes_found(input_root):
+    """Sorted mode numbers with a ``Mode{m}`` folder under ``<input_root>/LayerStats``."""
+    return sorted(mode_folders(layer_root(input_root)))
+
+
+def iter_raw_files(input_root, modes=None):
+    """:class:`RawFileRef` for every raw file under ``input_root`` (sorted), optionally only ``modes``."""
+    for mode in modes_found(input_root) if modes is None else modes:
+        base = mode_dir(input_root, mode)
+        for path in sorted(glob.glob(os.path.join(base, "*", "*", "*", "*.jsonl"))):
+            rel = os.path.relpath(path, base).split(os.sep)
+            device, kind, network, name = rel
+            if device in DEVICE_KEYS.values() and kind in KINDS:
+                yield RawFileRef(path, mode, device, kind, network, os.path.splitext(name)[0])

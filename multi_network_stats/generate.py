@@ -1,0 +1,327 @@
+"""The multi-DNN dataset run: the plan's mappings, one raw file each, under
+``<output_root>/Multinet/Mode{m}/`` (the seed's file names, see :mod:`.plan`).
+
+The raw file format is :mod:`.raw`.
+
+Order of work (:func:`run_mappings`): check the plan, ``--start_idx`` and the
+mode; check that the output root is writable and take its lock
+(:class:`~layer_stats.fsutil.OutputLock`: one run at a time per root, layer-wise
+runs included); decode every image once; read the files already there; build
+every network the remaining mappings use, checking its layer count against the
+plan; only then start telemetry and measure.
+
+Networks are built once per run and kept in a :class:`.netcache.NetworkCache`:
+one copy per network, its layers moved to each mapping's stage devices in place,
+least-recently-used networks dropped past a budget of parameter and buffer bytes
+(default 1/8 of the machine's memory, ``--cache_mb``; 0 rebuilds every network
+for every mapping).  See :mod:`.netcache` for the whole policy.
+
+With the simulator, every device but ``cpu`` counts as the GPU: while a
+mapping with such a stage runs, the simulator is told the GPU is fully loaded
+(:class:`~layer_stats.tegrastats.simulate.GpuLoadHint`).
+
+Resume: a mapping whose file exists and holds that mapping, measured with the
+same window, batch size and board, is skipped; an unreadable one is set aside as
+``NAME.corrupt`` and measured again; one that holds another mapping or other
+settings stops the run before anything is measured (the plan changed: its data
+would mix with this run's).  CUDA out-of-memory skips a mapping with a logged
+reason and empties the network cache.
+"""
+import collections
+import io
+import json
+import logging
+import os
+
+from layer_stats.errors import DnnStatsError
+from layer_stats.fsutil import OutputLock, check_writable, set_aside
+from layer_stats.progress import Progress
+from layer_stats.runfile import RunFile, tracked_run
+from layer_stats.runmeta import UNAVAILABLE
+from layer_stats.tegrastats.simulate import GpuLoadHint
+from .layout import mode_dir
+from .raw import FORMAT_VERSION, write_record
+from .netcache import NetworkCache, default_budget_bytes
+from .plan import stage_bounds
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MultinetOptions", "run_mappings",
+           "estimate_seconds", "check_start_idx", "planned_counts", "first_use_order", "is_done"]
+
+#: Seconds per mapping beyond settle + window (the threads' last passes, the file).
+MAPPING_OVERHEAD_S = 0.5
+#: Seconds per distinct network to build, split and count it (once per run).
+BUILD_S_PER_NET = 5.0
+
+#: ``plan``: list of PlannedMapping; ``images``: paths; ``device_name``: the
+#: seed's board name (Orin, Tx2, Xavier); ``gpu_load_file``: where to tell the
+#: simulator that GPU stages run (None: don't); ``cache_bytes``: the network
+#: cache's budget (None: :func:`~.netcache.default_budget_bytes`).
+MultinetOptions = collections.namedtuple("MultinetOptions", [
+    "plan", "mode", "images", "batch_size", "smpl_duration_s", "boundary_s", "eval_tgr", "tgr_params",
+    "tgr_interval_ms", "func_layer_count", "warmup", "start_idx", "output_root", "device_name",
+    "force_mode", "sys_root", "args", "gpu_load_file", "cache_bytes"])
+MultinetOptions.__new__.__defaults__ = (None, None)
+
+
+def first_use_order(plan):
+    """The networks of ``plan`` in the order mappings first use them."""
+    order = collections.OrderedDict()
+    for entry in plan:
+        for network in entry.mapping:
+            order.setdefault(network, None)
+    return list(order)
+
+
+def estimate_seconds(plan, smpl_duration_s, boundary_s):
+    """Device time ``plan`` needs (s): per mapping the settle period, the window and
+    :data:`MAPPING_OVERHEAD_S`; per distinct network :data:`BUILD_S_PER_NET` once."""
+    per_mapping = boundary_s + smpl_duration_s + MAPPING_OVERHEAD_S
+    return len(plan) * per_mapping + BUILD_S_PER_NET * len(first_use_order(plan))
+
+
+def check_start_idx(plan, start_idx):
+    """Raise DnnStatsError for an empty plan or a ``--start_idx`` past its end."""
+    if not plan:
+        raise DnnStatsError("the plan is empty: raise --num_samples or pass --single_nets")
+    if start_idx >= len(plan):
+        raise DnnStatsError("--start_idx {} is past the plan's end: it has {} mappings (indices 0-{}); pass a "
+                            "smaller --start_idx".format(start_idx, len(plan), len(plan) - 1))
+
+
+def planned_counts(plan):
+    """{network: block layer count} as the plan used them (each network's last stage key)."""
+    return {network: int(list(stages)[-1]) for entry in plan for network, stages in entry.mapping.items()}
+
+
+def _set_aside(path, why):
+    logger.warning("%s %s: set aside as %s, measuring it again", path, why, os.path.basename(set_aside(path)))
+
+
+def _settings_differ(record, entry, opts):
+    """What ``record`` (an existing raw file) was measured with differently from this run."""
+    differ = []
+    if record.get("mapping") != entry.mapping:
+        differ.append("mapping {} (this plan: {})".format(json.dumps(record.get("mapping")),
+                                                          json.dumps(entry.mapping)))
+    if record.get("samplingDuration") != opts.smpl_duration_s:
+        differ.append("--smpl_duration {} (now {:g})".format(record.get("samplingDuration"), opts.smpl_duration_s))
+    if record.get("format_version") != FORMAT_VERSION:
+        differ.append("format_version {} (now {}: its ModelInfo is counted another way)".format(
+            record.get("format_version"), FORMAT_VERSION))
+    if record.get("Device") != opts.device_name:
+        differ.append("board {} (now {})".format(record.get("Device"), opts.device_name))
+    networks = record.get("networks") if isinstance(record.get("networks"), dict) else {}
+    sizes = sorted({r.get("batch_size") for r in networks.values() if isinstance(r, dict)}, key=str)
+    if sizes and sizes != [opts.batch_size]:
+        differ.append("--batch_size {} (now {})".format(sizes[0], opts.batch_size))
+    return differ
+
+
+def is_done(path, entry, opts):
+    """True if ``path`` holds ``entry`` measured with this run's settings; False if it is
+    missing, or unreadable (then set aside).  Raises DnnStatsError if it holds another
+    mapping or other settings."""
+    if not os.path.exists(path):
+        return False
+    try:
+        with io.open(path, encoding="utf-8") as handle:
+            record = json.load(handle)
+    except (IOError, OSError, ValueError, RecursionError) as exc:
+        _set_aside(path, "is not readable JSON ({})".format(str(exc).splitlines()[0] if str(exc) else exc))
+        return False
+    version = record.get("format_version") if isinstance(record, dict) else None
+    if not isinstance(version, int) or version > FORMAT_VERSION or not isinstance(record.get("networks"), dict):
+        _set_aside(path, "is not a finished raw mapping file")
+        return False
+    differ = _settings_differ(record, entry, opts)
+    if differ:
+        raise DnnStatsError("{} was measured with {}: its data would mix with this run's; pass a new "
+                            "--output_root, or rerun with the options that wrote it".format(path, "; ".join(differ)))
+    return True
+
+
+class _Runner(object):
+    """One run's state: telemetry, the network cache, the files written."""
+
+    def __init__(self, opts, source, example):
+        self.opts, self.source = opts, source
+        self.recorder, self.board, self.params = None, source.board if source else None, []
+        budget = default_budget_bytes() if opts.cache_bytes is None else opts.cache_bytes
+        self.cache = NetworkCache(planned_counts(opts.plan), example, opts.func_layer_count, budget)
+        self.batches = {}
+        self.written, self.oom = [], []
+        self.runfile = None
+        self.gpu_hint = GpuLoadHint(opts.gpu_load_file)
+
+    def prebuild(self, todo):
+        """Build (and check) every network of ``todo`` now, so a layer count that differs from
+        the plan stops the run before it measures anything.  Built in reverse order of first
+        use, so the ones kept within the budget are the ones needed first."""
+        order = first_use_order(todo)
+        if not order:
+            return
+        logger.info("building %d networks once for %d mappings (network cache budget %.0f MiB)",
+                    len(order), len(todo), self.cache.budget / 2 ** 20)
+        for network in reversed(order):
+            self.cache.get(network)
+        self.cache.trim()
+
+    def batch(self, image):
+        if image not in self.batches:
+            from layer_stats.models.inputs import load_batch
+            self.batches[image] = load_batch(image, self.opts.batch_size)
+        return self.batches[image]
+
+    def load(self, network, stages, image, keep):
+        """``(NetworkLoad, result)`` for one network of a mapping; ``result`` holds the
+        image and a record per stage (key, device, layers, model information)."""
+        from .execute import NetworkLoad
+        from .stages import build_stages
+
+        net = self.cache.get(network, keep)
+        bounds = stage_bounds(stages, len(net.chain.layers))
+        records = [{"key": key, "device": device, "first_layer": first, "last_layer": last,
+                    "modelinfo": self.cache.stage_info(net, first, last)}
+                   for key, (first, last, device) in zip(stages, bounds)]
+        load = NetworkLoad(network, build_stages(net.chain, stages), self.batch(image))
+        return load, {"image": image, "stages": records}
+
+    def measure(self, entry, warm_only=False):
+        """Run one mapping; returns its raw record (None for a warm-up)."""
+        from .execute import run_workload
+
+        opts = self.opts
+        pairs = [self.load(network, stages, opts.images[position % len(opts.images)], entry.mapping)
+                 for position, (network, stages) in enumerate(entry.mapping.items())]
+        loads = [load for load, _ in pairs]
+        on_gpu = any(stage.device != "cpu" for load in loads for stage in load.stages)
+        with self.gpu_hint.busy(1.0 if on_gpu else 0.0):
+            t_start, t_end = run_workload(loads, opts.boundary_s, opts.smpl_duration_s)
+        if warm_only:
+            return None
+        return self.record(entry, pairs, t_start, t_end)
+
+    def record(self, entry, pairs, t_start, t_end):
+        opts, duration = self.opts, self.opts.smpl_duration_s
+        samples = None
+        if self.recorder is not None:
+            self.recorder.wait_past(t_end)
+            samples = [{"t": round(s.t_mono, 6), "raw": s.raw}
+                       for s in self.recorder.window(t_start, t_end, include_next=True)]
+        networks = collections.OrderedDict((load.name, _network_results(load, result, duration, opts.batch_size))
+                                           for load, result in pairs)
+        return collections.OrderedDict([
+            ("format_version", FORMAT_VERSION), ("index", entry.index), ("class", entry.cls), ("k", entry.k),
+            ("set", entry.set), ("file", entry.file), ("mapping", entry.mapping),
+            ("samplingDuration", duration), ("Mode", opts.mode), ("Device", opts.device_name),
+            ("board", self.board or UNAVAILABLE), ("telemetry", self.source.kind if self.source else "none"),
+            ("run", self.runfile.name if self.runfile else None),
+            ("window", {"t_start": round(t_start, 6), "t_end": round(t_end, 6), "settle_s": opts.boundary_s}),
+            ("networks", networks),
+            ("tegrastats", {"interval_ms": opts.tgr_interval_ms, "params": [p.name for p in self.params],
+                            "samples": samples} if samples is not None else None)])
+
+    def measure_or_skip(self, entry, warm_only=False):
+        """:meth:`measure`, but CUDA out of memory empties the network cache, is logged and
+        gives None; afterwards the cache is trimmed to its budget."""
+        try:
+            return self.measure(entry, warm_only)
+        except RuntimeError as exc:
+            from .execute import is_out_of_memory
+            if not is_out_of_memory(exc):
+                raise
+            self.cache.clear()
+            logger.warning("%s %s: CUDA out of memory (%s)", entry.file, "warm-up skipped" if warm_only else "skipped",
+                           str(exc).splitlines()[0])
+            if not warm_only:
+                self.oom.append(entry.file)
+            return None
+        finally:
+            self.cache.trim()
+
+    def one(self, entry, folder):
+        path = os.path.join(folder, entry.file)
+        record = self.measure_or_skip(entry)
+        if record is None:
+            return
+        write_record(path, record)
+        self.written.append(path)
+        logger.info("%s: %s", entry.file, ", ".join("{} {:.1f}/s".format(n, r["throughput_per_s"])
+                                                     for n, r in record["networks"].items()))
+
+    def finish_extra(self, skipped):
+        cache = self.cache
+        return dict(board=self.board or UNAVAILABLE, tgr_params=[p.name for p in self.params],
+                    files_written=len(self.written), files_skipped=skipped, out_of_memory=self.oom,
+                    flops_backend=cache.backend or UNAVAILABLE, network_builds=cache.builds,
+                    network_cache_hits=cache.hits, networks_evicted=cache.evictions,
+                    network_cache_budget_mb=round(cache.budget / 2.0 ** 20, 1))
+
+
+def _network_results(load, result, duration_s, batch_size):
+    for i, record in enumerate(result["stages"]):
+        record.update(infCount=load.passes, inf_times_s=load.inf[i], transfer_times_s=load.transfer[i])
+    return {"image": os.path.basename(result["image"]), "batch_size": batch_size, "passes": load.passes,
+            "throughput_per_s": load.passes / float(duration_s),
+            "images_per_s": load.passes * batch_size / float(duration_s), "stages": result["stages"]}
+
+
+def run_mappings(opts, source):
+    """Run every planned mapping not done yet; returns the run metadata dict.
+
+    Raises DnnStatsError for an empty plan, ``--start_idx`` past its end, a mode
+    mismatch, an output root that is not writable or that another run holds, a bad
+    image, files of another plan or other settings already there, or a network whose
+    layer count differs from the plan's; Interrupted on SIGINT/SIGTERM/SIGHUP.
+    """
+    from layer_stats.nvpmodel import check_mode, query_mode
+
+    check_start_idx(opts.plan, opts.start_idx)
+    queried = query_mode()
+    mode_status = check_mode(opts.mode, queried, opts.force_mode)
+    check_writable(opts.output_root)
+    with OutputLock(opts.output_root):
+        return _run_locked(opts, source, queried, mode_status)
+
+
+def _run_locked(opts, source, queried, mode_status):
+    from layer_stats.models.inputs import check_images, load_batch
+    from layer_stats.tegrastats.start import start_telemetry
+
+    check_images(opts.images)
+    folder = mode_dir(opts.output_root, opts.mode)
+    wanted = [e for e in opts.plan if e.index >= opts.start_idx]
+    todo = [e for e in wanted if not is_done(os.path.join(folder, e.file), e, opts)]
+    skipped = len(wanted) - len(todo)
+    if skipped:
+        logger.info("%d mappings already have files: skipping them", skipped)
+    runner = _Runner(opts, source, load_batch(opts.images[0], 1))
+
+    def cleanup(status):
+        if runner.recorder is not None:
+            runner.recorder.stop()
+        runner.gpu_hint.remove()
+        if runner.runfile is not None and runner.runfile.path:
+            runner.runfile.finish(status, **runner.finish_extra(skipped))
+
+    with tracked_run(cleanup):
+        runner.prebuild(todo)
+        if opts.eval_tgr:
+            runner.recorder, runner.board, runner.params = start_telemetry(source, (), opts.tgr_params, opts.sys_root)
+        runner.runfile = RunFile(folder, "multinet", opts.mode, source, runner.board, queried, mode_status,
+                                 opts.sys_root)
+        meta = runner.runfile.begin(Device=opts.device_name, planned=len(opts.plan), todo=len(todo),
+                                    start_idx=opts.start_idx, args=opts.args or {})
+        if opts.warmup and todo:
+            logger.info("warm-up: running %s once, not recorded", todo[0].file)
+            runner.measure_or_skip(todo[0], warm_only=True)
+        progress = Progress("multi-DNN Mode{}".format(opts.mode), total=len(todo), unit="mapping")
+        for entry in todo:
+            runner.one(entry, folder)
+            progress.update()
+        progress.close()
+    logger.info("done: %d mappings written, %d skipped (already there), %d out of memory; %d network builds, "
+                "%d reuses", len(runner.written), skipped, len(runner.oom), runner.cache.builds, runner.cache.hits)
+    return meta

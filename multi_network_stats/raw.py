@@ -1,0 +1,206 @@
+"""The multi-DNN raw file format: one JSON object per mapping (no torch).
+
+Raw file (JSON, ``format_version`` :data:`FORMAT_VERSION`; history: 1, first version,
+ModelInfo from ptflops (``backend`` ``aten`` or ``pytorch``, FLOPs = 2 x MACs); 2, the
+same keys, ModelInfo from :mod:`layer_stats.models.complexity` (``backend``
+``fn-count/deepspeed-rules v1``: MACs without bias, FLOPs by DeepSpeed's rules, the
+same figures on every torch), so the figures of a version-1 file differ):
+``index``, ``class``, ``k``, ``set``, ``file``, ``mapping``, ``samplingDuration``
+(s), ``Mode``, ``Device`` (the seed's board name), ``board``, ``telemetry``,
+``run`` (the run file's name), ``window`` ({``t_start``, ``t_end``, ``settle_s``}),
+``networks`` ({network: {``image``, ``batch_size``, ``passes``, ``throughput_per_s``
+(passes/s), ``images_per_s``,
+``stages``: [{``key``, ``device``, ``first_layer``, ``last_layer``,
+``infCount``, ``inf_times_s``, ``transfer_times_s``, ``modelinfo``}]}}) and
+``tegrastats`` ({``interval_ms``, ``params`` (``--tgr_params``; empty: all),
+``samples``: [{``t``, ``raw``}]}: every line of the window and the first after
+it) or None without ``--eval_tgr``.
+
+:func:`write_record` writes one atomically; :func:`read_raw` reads one back and
+checks it field by field (:func:`check_record`): raw files can be edited, truncated
+or written by another tool, so a bad file is named with the field and what is wrong
+(``networks.resnet50.stages[0].inf_times_s[3] is NaN, not a finite number >= 0``)
+instead of ending in a traceback or putting NaN into an output.  Both raise
+:class:`RawFileError`.
+"""
+import io
+import json
+import math
+import re
+
+from layer_stats import errors
+from layer_stats.fsutil import atomic_write
+from layer_stats.stats import is_number
+
+__all__ = ["FORMAT_VERSION", "RawFileError", "write_record", "read_raw", "check_record", "SAFE_NAME"]
+
+FORMAT_VERSION = 2
+
+
+class RawFileError(errors.RawFileError):
+    """A multi-DNN raw file that cannot be read (corrupt, truncated, or from a newer version)."""
+
+#: A ``Device`` value becomes a folder name: letters, digits, ``_.-``, not ``.``/``..``.
+SAFE_NAME = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9_.-]{1,64}$")
+_CLASSES = ("A", "B", "C", "D")
+
+
+def _show(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    if isinstance(value, float) and math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class _Checker(object):
+    def __init__(self, path):
+        self.path = path
+
+    def fail(self, where, value, wanted):
+        raise RawFileError("{}: {} is {}, not {}".format(self.path, where, _show(value), wanted))
+
+    def obj(self, value, where):
+        if not isinstance(value, dict):
+            self.fail(where, value, "an object")
+        return value
+
+    def array(self, value, where, nonempty=False):
+        if not isinstance(value, list) or (nonempty and not value):
+            self.fail(where, value, "a non-empty list" if nonempty else "a list")
+        return value
+
+    def text(self, value, where, pattern=None):
+        if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
+            self.fail(where, value, "a name of letters, digits, '_.-'" if pattern is not None else "a string")
+        return value
+
+    def number(self, value, where, positive=False):
+        ok = is_number(value) and (value > 0 if positive else value >= 0)
+        if not ok:
+            self.fail(where, value, "a finite number " + ("> 0" if positive else ">= 0"))
+        return value
+
+    def integer(self, value, where):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            self.fail(where, value, "an integer >= 0")
+        return value
+
+    def optional(self, record, key, check):
+        if record.get(key) is not None:
+            check(record[key], key)
+
+
+def check_record(path, record, mode=None):
+    """Raise RawFileError naming ``path`` and the first field the post-processing cannot use;
+    ``mode``: the number of the ``Mode{m}`` folder the file was found in (its ``Mode`` must match)."""
+    c = _Checker(path)
+    c.obj(record, "the file")
+    _check_top(c, record, mode)
+    mapping = c.obj(record["mapping"], "mapping")
+    networks = c.obj(record["networks"], "networks")
+    if sorted(mapping) != sorted(networks):
+        raise RawFileError("{}: mapping names {} but networks holds {}".format(
+            path, ", ".join(sorted(mapping)) or "none", ", ".join(sorted(networks)) or "none"))
+    for network, stages in mapping.items():
+        for key, device in c.obj(stages, "mapping." + network).items():
+            c.text(device, "mapping.{}.{}".format(network, key))
+    for network, result in networks.items():
+        _check_network(c, "networks." + network, result)
+    _check_tegrastats(c, record.get("tegrastats"))
+
+
+def _check_top(c, record, mode):
+    for key in ("mapping", "networks", "samplingDuration", "Mode", "Device", "class"):
+        if key not in record:
+            raise RawFileError("{}: missing {}".format(c.path, key))
+    c.number(record["samplingDuration"], "samplingDuration", positive=True)
+    c.integer(record["Mode"], "Mode")
+    if mode is not None and record["Mode"] != mode:
+        raise RawFileError("{}: Mode is {} but the file is in the Mode{} folder".format(c.path, record["Mode"], mode))
+    c.text(record["Device"], "Device", SAFE_NAME)
+    if record["class"] not in _CLASSES:
+        c.fail("class", record["class"], "one of A, B, C, D")
+    for key in ("k", "set"):
+        c.optional(record, key, c.integer)
+    for key in ("file", "board", "telemetry"):
+        c.optional(record, key, c.text)
+
+
+def _check_network(c, where, result):
+    c.obj(result, where)
+    for key in ("passes", "throughput_per_s", "stages"):
+        if key not in result:
+            raise RawFileError("{}: {} has no {}".format(c.path, where, key))
+    c.integer(result["passes"], where + ".passes")
+    c.number(result["throughput_per_s"], where + ".throughput_per_s")
+    if result.get("images_per_s") is not None:
+        c.number(result["images_per_s"], where + ".images_per_s")
+    for i, stage in enumerate(c.array(result["stages"], where + ".stages", nonempty=True)):
+        _check_stage(c, "{}.stages[{}]".format(where, i), stage)
+
+
+def _check_stage(c, where, stage):
+    c.obj(stage, where)
+    for key in ("device", "infCount", "inf_times_s", "transfer_times_s", "first_layer", "last_layer"):
+        if key not in stage:
+            raise RawFileError("{}: {} has no {}".format(c.path, where, key))
+    c.text(stage["device"], where + ".device")
+    for key in ("infCount", "first_layer", "last_layer"):
+        c.integer(stage[key], "{}.{}".format(where, key))
+    for key in ("inf_times_s", "transfer_times_s"):
+        for i, value in enumerate(c.array(stage[key], "{}.{}".format(where, key))):
+            c.number(value, "{}.{}[{}]".format(where, key, i))
+    info = stage.get("modelinfo")
+    if info is not None:
+        c.obj(info, where + ".modelinfo")
+        for key in ("params", "macs", "flops"):
+            if key in info:
+                c.number(info[key], "{}.modelinfo.{}".format(where, key))
+        if "functionalLayerCount" in info:
+            c.integer(info["functionalLayerCount"], where + ".modelinfo.functionalLayerCount")
+
+
+def _check_tegrastats(c, tegra):
+    if tegra is None:
+        return
+    c.obj(tegra, "tegrastats")
+    if tegra.get("params") is not None:
+        for i, name in enumerate(c.array(tegra["params"], "tegrastats.params")):
+            c.text(name, "tegrastats.params[{}]".format(i))
+    for i, sample in enumerate(c.array(tegra.get("samples") or [], "tegrastats.samples")):
+        c.obj(sample, "tegrastats.samples[{}]".format(i))
+        c.text(sample.get("raw"), "tegrastats.samples[{}].raw".format(i))
+
+
+def write_record(path, record):
+    """Write ``record`` (a dict in this format) to ``path`` atomically, as one line of strict JSON."""
+    atomic_write(path, json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n")
+
+
+def read_raw(path, mode=None):
+    """A raw mapping file as a dict, checked (:func:`check_record`; ``mode``: its
+    ``Mode{m}`` folder's number); raises RawFileError naming the file and the problem."""
+    try:
+        with io.open(path, encoding="utf-8") as handle:
+            record = json.load(handle)
+    except (IOError, OSError, ValueError, RecursionError) as exc:
+        raise RawFileError("{}: not readable JSON ({})".format(path, str(exc).splitlines()[0] if str(exc) else
+                                                                type(exc).__name__))
+    if not isinstance(record, dict):
+        raise RawFileError("{}: holds {}, not a JSON object".format(path, type(record).__name__))
+    version = record.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
+        raise RawFileError("{}: format_version {!r} is not one this version reads (1-{})".format(
+            path, version, FORMAT_VERSION))
+    check_record(path, record, mode)
+    return record
