@@ -1,14 +1,22 @@
-"""DNN stats for NVIDIA Jetson: layer-wise and multi-DNN power/latency datasets.
+"""DNN stats for NVIDIA Jetson: the base both products stand on, and the layer-wise product.
 
-The package is a library first; the scripts the README names are thin argparse
-shells over it.  Subpackages:
+The package is a library first; the seed's scripts (and the console scripts
+pyproject.toml installs for them) are thin argparse shells over it.
 
 - ``layer_stats.tegrastats``: parse, record, simulate and replay tegrastats output;
-- ``layer_stats.models``: torchvision models, layer chains (torch.fx), input images;
+- ``layer_stats.models``: torchvision models, their layer chains (torch.fx), input images;
 - ``layer_stats.measure``: latency runs and power windows;
-- ``layer_stats.layerwise``: layer-wise raw files, their layout and post-processing (no torch);
-- ``multi_network_stats``: multi-DNN planning, staged execution, post-processing;
-- ``layer_stats.layerwise``: the layer-wise run; ``runfile``/``runmeta``/``nvpmodel``: run metadata.
+- ``layer_stats.session``, ``runfile``, ``runmeta``, ``nvpmodel``, ``lifecycle``: one
+  measurement run, its metadata and its clean stop;
+- ``layer_stats.cli``: the argument vocabulary every script uses; ``paths``: where the
+  project's own files are; ``fsutil``, ``errors``, ``clock``, ``devices``, ``progress``,
+  ``stats``, ``tables``: shared helpers;
+- ``layer_stats.layerwise``: the layer-wise product (``generate``, ``raw``, ``postprocess``,
+  ``layout``).
+
+The multi-DNN product is the package :mod:`multi_network_stats`, the same shape, on this base.
+README.md, "Layout", lists every module.  ``__version__`` is the project's version
+(pyproject.toml reads it from here).
 """
 
 __version__ = "0.1.0"

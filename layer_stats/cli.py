@@ -23,7 +23,7 @@ from .fsutil import chown_to_invoker, ensure_dir, write_error
 from .lifecycle import stop_on_signals
 from .paths import IMAGE_DIR
 
-__all__ = ["ArgumentParser", "describe", "number", "positive", "number_list", "add_logging_args",
+__all__ = ["ArgumentParser", "command_name", "describe", "number", "positive", "number_list", "add_logging_args",
            "add_output_root_arg", "add_tgr_args", "add_telemetry_args", "check_log_file", "split_list", "name_list", "setup_logging", "run", "MAX_SECONDS", "MAX_INTERVAL_MS",
            "MAX_MODE"]
 
@@ -35,8 +35,18 @@ MAX_SECONDS = 86400
 MAX_INTERVAL_MS = 60000
 #: Largest accepted nvpmodel mode number.
 MAX_MODE = 999
+#: Prefix of every console script (pyproject.toml, [project.scripts]).
+COMMAND_PREFIX = "dnn-stats-"
 #: Endings of data files a --log_file must never append to.
 DATA_SUFFIXES = (".json", ".jsonl", ".conf", ".csv", ".partial", ".corrupt", ".pth")
+
+
+def command_name(module):
+    """The command as the user typed it, for ``--help`` and error hints: the console
+    script's name when run through one (``dnn-stats-tegrastats``, see pyproject.toml),
+    else ``python3 -m MODULE``."""
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return script if script.startswith(COMMAND_PREFIX) else "python3 -m " + module
 
 
 def describe(doc):
@@ -121,7 +131,7 @@ def _folder(text):
     """argparse type: a folder name that is not empty and not the shipped input images."""
     if not text.strip():
         raise argparse.ArgumentTypeError("give a folder, got an empty name")
-    data = os.path.dirname(IMAGE_DIR)
+    data = os.path.realpath(os.path.dirname(IMAGE_DIR))  # both sides real: a symlinked checkout too
     path = os.path.realpath(text)
     if path == data or path.startswith(data + os.sep):
         raise argparse.ArgumentTypeError("{!r} is inside the input images' folder {}: pick a folder of its "

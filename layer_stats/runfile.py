@@ -3,22 +3,20 @@
 
 It is written when the run starts (``status: running``) and rewritten when it
 ends (``finished``, ``interrupted`` or ``failed``, with the end time and
-whatever the runner adds), atomically both times.
+whatever the generator adds), atomically both times.
+:class:`~layer_stats.session.RunSession` decides when and with which status.
 """
-import contextlib
 import glob
 import json
 import logging
 import os
 
 from .clock import utc_now_iso
-from .errors import Interrupted
 from .fsutil import atomic_write
-from .lifecycle import stop_on_signals
 from .nvpmodel import conf_block
 from .runmeta import UNAVAILABLE, collect_all, collect_software, collect_telemetry
 
-__all__ = ["RunFile", "RUN_FORMAT_VERSION", "tracked_run", "close_dead_runs"]
+__all__ = ["RunFile", "RUN_FORMAT_VERSION", "close_dead_runs"]
 
 logger = logging.getLogger(__name__)
 
@@ -112,36 +110,3 @@ def _free_name(stem):
         path = "{}-{}.json".format(stem, number)
     return path
 
-
-@contextlib.contextmanager
-def tracked_run(cleanup):
-    """Run the block with SIGINT/SIGTERM/SIGHUP raising :class:`Interrupted`, and call
-    ``cleanup(status)`` on every way out: ``finished``, ``interrupted`` or ``failed``.
-
-    The cleanup runs whole: stop signals that come during it are held, and raised
-    as :class:`Interrupted` after it when the block had finished.  When the block
-    is already leaving by an exception, that exception is what propagates: an
-    error of the cleanup is logged, never put in its place.
-    """
-    import logging
-
-    from .lifecycle import held_signals
-
-    status = "failed"
-    with stop_on_signals():
-        try:
-            yield
-            status = "finished"
-        except (Interrupted, KeyboardInterrupt):
-            status = "interrupted"
-            raise
-        finally:
-            with held_signals() as came:
-                try:
-                    cleanup(status)
-                except Exception as exc:
-                    if status == "finished":
-                        raise
-                    logging.getLogger(__name__).error("cleaning up after a %s run failed too: %s", status, exc)
-        if came:
-            raise Interrupted(came[0])

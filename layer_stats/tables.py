@@ -1,9 +1,18 @@
-"""Output text for processed data: rows (dicts) to CSV, columns in order of first
-appearance, and JSON; neither ever holds NaN or an infinity (written as empty / null)."""
+"""Output text for processed data: a DataFrame to CSV, and JSON; neither ever holds NaN or
+an infinity (a CSV cell is left empty, JSON says null).
+
+Cells are written as Python writes them (``repr`` of a float, so every digit of a
+float64 survives; ``5`` for an integer), whatever the pandas version: NumPy scalars are
+turned into Python numbers first, and missing values (None, NaN, ``pd.NA``) into empty
+cells.
+"""
 import csv
 import io
 import json
 import math
+
+import numpy as np
+import pandas as pd
 
 __all__ = ["csv_text", "json_text", "finite_or_none"]
 
@@ -25,14 +34,18 @@ def json_text(data, indent=4):
     return json.dumps(finite_or_none(data), indent=indent, allow_nan=False) + "\n"
 
 
-def csv_text(rows):
-    """CSV text for ``rows`` (dicts; None is written as an empty cell)."""
-    columns = []
-    for row in rows:
-        columns.extend(c for c in row if c not in columns)
+def _cell(value):
+    if value is None or value is pd.NA or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def csv_text(table):
+    """CSV text for ``table`` (a DataFrame: its columns in order, one line per row; the
+    index is not written); a missing or non-finite value is an empty cell."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in finite_or_none(row).items()})
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([str(c) for c in table.columns])
+    for row in table.astype(object).itertuples(index=False, name=None):
+        writer.writerow([_cell(v) for v in row])
     return out.getvalue()

@@ -25,7 +25,6 @@ from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import check_writable  # noqa: E402
 from layer_stats.tegrastats.boards import DEVICE_ALIASES  # noqa: E402
 from layer_stats.tegrastats.detect import board_from_model, read_model, resolve_board  # noqa: E402
-from layer_stats.tegrastats.simulate import GPU_LOAD_FILE  # noqa: E402
 from layer_stats.tegrastats.sources import source_from_args  # noqa: E402
 
 logger = logging.getLogger("layer_stats.mapping")
@@ -106,13 +105,7 @@ def _source(args):
     (their board is checked against --jetsonDevice); else None."""
     if not (args.simulate or args.replay or (args.eval_tgr and not args.dry_run)):
         return None
-    return source_from_args(args, args.tgr_interval, _gpu_hint(args))
-
-
-def _gpu_hint(args):
-    """Where the runner tells the simulator that GPU stages run (None without --simulate)."""
-    from multi_network_stats.layout import mode_dir as multinet_mode_dir
-    return os.path.join(multinet_mode_dir(args.output_root, args.mode), GPU_LOAD_FILE) if args.simulate else None
+    return source_from_args(args, args.tgr_interval)
 
 
 def _devices(args):
@@ -177,14 +170,13 @@ def _options(args, plan, images, device_name):
         boundary_s=args.tgr_smpl_boundary, eval_tgr=args.eval_tgr, tgr_params=split_list(args.tgr_params),
         tgr_interval_ms=args.tgr_interval, func_layer_count=args.funcLayerCount, warmup=args.warmup,
         start_idx=args.start_idx, output_root=args.output_root, device_name=device_name,
-        force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args), gpu_load_file=_gpu_hint(args),
-        cache_bytes=cache_bytes)
+        force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args), cache_bytes=cache_bytes)
 
 
 def main(argv):
     from layer_stats.models.inputs import find_images
     from layer_stats.models.registry import AVAILABLE_FILE
-    from multi_network_stats.generate import check_start_idx, run_mappings
+    from multi_network_stats.generate import check_start_idx, measure_mappings
     from multi_network_stats.layout import mode_dir as multinet_mode_dir
 
     args = _parser().parse_args(argv)
@@ -207,7 +199,7 @@ def main(argv):
         _print_plan(plan, args)
         return 0
     logger.info("board %s (%s), %d mappings planned", board or "unknown", device_name, len(plan))
-    run_mappings(_options(args, plan, images, device_name), source if args.eval_tgr else None)
+    measure_mappings(_options(args, plan, images, device_name), source if args.eval_tgr else None)
     return 0
 
 

@@ -3,12 +3,12 @@
 
 The raw file format is :mod:`.raw`.
 
-Order of work (:func:`run_mappings`): check the plan, ``--start_idx`` and the
-mode; check that the output root is writable and take its lock
-(:class:`~layer_stats.fsutil.OutputLock`: one run at a time per root, layer-wise
-runs included); decode every image once; read the files already there; build
-every network the remaining mappings use, checking its layer count against the
-plan; only then start telemetry and measure.
+Order of work (:func:`measure_mappings`): check the plan and ``--start_idx``;
+open a :class:`~layer_stats.session.RunSession` (the mode; an output root that
+is writable and whose lock no other run holds, layer-wise runs included; stop
+signals); decode every image once; read the files already there; build every
+network the remaining mappings use, checking its layer count against the plan;
+only then start telemetry, write the run file and measure.
 
 Networks are built once per run and kept in a :class:`.netcache.NetworkCache`:
 one copy per network, its layers moved to each mapping's stage devices in place,
@@ -18,7 +18,7 @@ for every mapping).  See :mod:`.netcache` for the whole policy.
 
 With the simulator, every device but ``cpu`` counts as the GPU: while a
 mapping with such a stage runs, the simulator is told the GPU is fully loaded
-(:class:`~layer_stats.tegrastats.simulate.GpuLoadHint`).
+(:meth:`~layer_stats.session.RunSession.gpu_busy`).
 
 Resume: a mapping whose file exists and holds that mapping, measured with the
 same window, batch size and board, is skipped; an unreadable one is set aside as
@@ -34,11 +34,10 @@ import logging
 import os
 
 from layer_stats.errors import DnnStatsError
-from layer_stats.fsutil import OutputLock, check_writable, set_aside
+from layer_stats.fsutil import set_aside
 from layer_stats.progress import Progress
-from layer_stats.runfile import RunFile, tracked_run
 from layer_stats.runmeta import UNAVAILABLE
-from layer_stats.tegrastats.simulate import GpuLoadHint
+from layer_stats.session import RunSession
 from .layout import mode_dir
 from .raw import FORMAT_VERSION, write_record
 from .netcache import NetworkCache, default_budget_bytes
@@ -46,7 +45,7 @@ from .plan import stage_bounds
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MultinetOptions", "run_mappings",
+__all__ = ["MultinetOptions", "measure_mappings",
            "estimate_seconds", "check_start_idx", "planned_counts", "first_use_order", "is_done"]
 
 #: Seconds per mapping beyond settle + window (the threads' last passes, the file).
@@ -55,14 +54,13 @@ MAPPING_OVERHEAD_S = 0.5
 BUILD_S_PER_NET = 5.0
 
 #: ``plan``: list of PlannedMapping; ``images``: paths; ``device_name``: the
-#: seed's board name (Orin, Tx2, Xavier); ``gpu_load_file``: where to tell the
-#: simulator that GPU stages run (None: don't); ``cache_bytes``: the network
-#: cache's budget (None: :func:`~.netcache.default_budget_bytes`).
+#: seed's board name (Orin, Tx2, Xavier); ``cache_bytes``: the network cache's
+#: budget (None, default: :func:`~.netcache.default_budget_bytes`).
 MultinetOptions = collections.namedtuple("MultinetOptions", [
     "plan", "mode", "images", "batch_size", "smpl_duration_s", "boundary_s", "eval_tgr", "tgr_params",
     "tgr_interval_ms", "func_layer_count", "warmup", "start_idx", "output_root", "device_name",
-    "force_mode", "sys_root", "args", "gpu_load_file", "cache_bytes"])
-MultinetOptions.__new__.__defaults__ = (None, None)
+    "force_mode", "sys_root", "args", "cache_bytes"])
+MultinetOptions.__new__.__defaults__ = (None,)
 
 
 def first_use_order(plan):
@@ -142,18 +140,16 @@ def is_done(path, entry, opts):
     return True
 
 
-class _Runner(object):
-    """One run's state: telemetry, the network cache, the files written."""
+class _MappingMeasurer(object):
+    """What one multi-DNN run measures with: the options, its session (telemetry, run
+    file), the network cache, the decoded images, and the files written."""
 
-    def __init__(self, opts, source, example):
-        self.opts, self.source = opts, source
-        self.recorder, self.board, self.params = None, source.board if source else None, []
+    def __init__(self, opts, session, example, skipped):
+        self.opts, self.session, self.skipped = opts, session, skipped
         budget = default_budget_bytes() if opts.cache_bytes is None else opts.cache_bytes
         self.cache = NetworkCache(planned_counts(opts.plan), example, opts.func_layer_count, budget)
         self.batches = {}
         self.written, self.oom = [], []
-        self.runfile = None
-        self.gpu_hint = GpuLoadHint(opts.gpu_load_file)
 
     def prebuild(self, todo):
         """Build (and check) every network of ``todo`` now, so a layer count that differs from
@@ -197,30 +193,30 @@ class _Runner(object):
                  for position, (network, stages) in enumerate(entry.mapping.items())]
         loads = [load for load, _ in pairs]
         on_gpu = any(stage.device != "cpu" for load in loads for stage in load.stages)
-        with self.gpu_hint.busy(1.0 if on_gpu else 0.0):
+        with self.session.gpu_busy(1.0 if on_gpu else 0.0):
             t_start, t_end = run_workload(loads, opts.boundary_s, opts.smpl_duration_s)
         if warm_only:
             return None
         return self.record(entry, pairs, t_start, t_end)
 
     def record(self, entry, pairs, t_start, t_end):
-        opts, duration = self.opts, self.opts.smpl_duration_s
+        opts, session, duration = self.opts, self.session, self.opts.smpl_duration_s
         samples = None
-        if self.recorder is not None:
-            self.recorder.wait_past(t_end)
+        if session.recorder is not None:
+            session.recorder.wait_past(t_end)
             samples = [{"t": round(s.t_mono, 6), "raw": s.raw}
-                       for s in self.recorder.window(t_start, t_end, include_next=True)]
+                       for s in session.recorder.window(t_start, t_end, include_next=True)]
         networks = collections.OrderedDict((load.name, _network_results(load, result, duration, opts.batch_size))
                                            for load, result in pairs)
         return collections.OrderedDict([
             ("format_version", FORMAT_VERSION), ("index", entry.index), ("class", entry.cls), ("k", entry.k),
             ("set", entry.set), ("file", entry.file), ("mapping", entry.mapping),
             ("samplingDuration", duration), ("Mode", opts.mode), ("Device", opts.device_name),
-            ("board", self.board or UNAVAILABLE), ("telemetry", self.source.kind if self.source else "none"),
-            ("run", self.runfile.name if self.runfile else None),
+            ("board", session.board or UNAVAILABLE),
+            ("telemetry", session.source.kind if session.source else "none"), ("run", session.run_name),
             ("window", {"t_start": round(t_start, 6), "t_end": round(t_end, 6), "settle_s": opts.boundary_s}),
             ("networks", networks),
-            ("tegrastats", {"interval_ms": opts.tgr_interval_ms, "params": [p.name for p in self.params],
+            ("tegrastats", {"interval_ms": opts.tgr_interval_ms, "params": [p.name for p in session.params],
                             "samples": samples} if samples is not None else None)])
 
     def measure_or_skip(self, entry, warm_only=False):
@@ -251,10 +247,10 @@ class _Runner(object):
         logger.info("%s: %s", entry.file, ", ".join("{} {:.1f}/s".format(n, r["throughput_per_s"])
                                                      for n, r in record["networks"].items()))
 
-    def finish_extra(self, skipped):
+    def closing_keys(self):
+        """The run file's keys at the end: counts and what the network cache did."""
         cache = self.cache
-        return dict(board=self.board or UNAVAILABLE, tgr_params=[p.name for p in self.params],
-                    files_written=len(self.written), files_skipped=skipped, out_of_memory=self.oom,
+        return dict(files_written=len(self.written), files_skipped=self.skipped, out_of_memory=self.oom,
                     flops_backend=cache.backend or UNAVAILABLE, network_builds=cache.builds,
                     network_cache_hits=cache.hits, networks_evicted=cache.evictions,
                     network_cache_budget_mb=round(cache.budget / 2.0 ** 20, 1))
@@ -268,60 +264,42 @@ def _network_results(load, result, duration_s, batch_size):
             "images_per_s": load.passes * batch_size / float(duration_s), "stages": result["stages"]}
 
 
-def run_mappings(opts, source):
-    """Run every planned mapping not done yet; returns the run metadata dict.
+def measure_mappings(opts, source):
+    """Measure every planned mapping not done yet; returns the run file's metadata.
 
-    Raises DnnStatsError for an empty plan, ``--start_idx`` past its end, a mode
-    mismatch, an output root that is not writable or that another run holds, a bad
-    image, files of another plan or other settings already there, or a network whose
-    layer count differs from the plan's; Interrupted on SIGINT/SIGTERM/SIGHUP.
+    ``source``: the telemetry Source (None without ``--eval_tgr``).  Raises
+    DnnStatsError for an empty plan, ``--start_idx`` past its end, a mode mismatch,
+    an output root that is not writable or that another run holds, a bad image,
+    files of another plan or other settings already there, or a network whose layer
+    count differs from the plan's; Interrupted on SIGINT/SIGTERM/SIGHUP.
     """
-    from layer_stats.nvpmodel import check_mode, query_mode
+    from layer_stats.models.inputs import check_images, load_batch
 
     check_start_idx(opts.plan, opts.start_idx)
-    queried = query_mode()
-    mode_status = check_mode(opts.mode, queried, opts.force_mode)
-    check_writable(opts.output_root)
-    with OutputLock(opts.output_root):
-        return _run_locked(opts, source, queried, mode_status)
-
-
-def _run_locked(opts, source, queried, mode_status):
-    from layer_stats.models.inputs import check_images, load_batch
-    from layer_stats.tegrastats.start import start_telemetry
-
-    check_images(opts.images)
     folder = mode_dir(opts.output_root, opts.mode)
-    wanted = [e for e in opts.plan if e.index >= opts.start_idx]
-    todo = [e for e in wanted if not is_done(os.path.join(folder, e.file), e, opts)]
-    skipped = len(wanted) - len(todo)
-    if skipped:
-        logger.info("%d mappings already have files: skipping them", skipped)
-    runner = _Runner(opts, source, load_batch(opts.images[0], 1))
-
-    def cleanup(status):
-        if runner.recorder is not None:
-            runner.recorder.stop()
-        runner.gpu_hint.remove()
-        if runner.runfile is not None and runner.runfile.path:
-            runner.runfile.finish(status, **runner.finish_extra(skipped))
-
-    with tracked_run(cleanup):
-        runner.prebuild(todo)
+    with RunSession("multinet", opts.output_root, folder, opts.mode, source, opts.force_mode,
+                    opts.sys_root) as session:
+        check_images(opts.images)
+        wanted = [e for e in opts.plan if e.index >= opts.start_idx]
+        todo = [e for e in wanted if not is_done(os.path.join(folder, e.file), e, opts)]
+        skipped = len(wanted) - len(todo)
+        if skipped:
+            logger.info("%d mappings already have files: skipping them", skipped)
+        measurer = _MappingMeasurer(opts, session, load_batch(opts.images[0], 1), skipped)
+        measurer.prebuild(todo)
         if opts.eval_tgr:
-            runner.recorder, runner.board, runner.params = start_telemetry(source, (), opts.tgr_params, opts.sys_root)
-        runner.runfile = RunFile(folder, "multinet", opts.mode, source, runner.board, queried, mode_status,
-                                 opts.sys_root)
-        meta = runner.runfile.begin(Device=opts.device_name, planned=len(opts.plan), todo=len(todo),
-                                    start_idx=opts.start_idx, args=opts.args or {})
+            session.start_telemetry((), opts.tgr_params)
+        session.begin(closing=measurer.closing_keys, Device=opts.device_name, planned=len(opts.plan),
+                      todo=len(todo), start_idx=opts.start_idx, args=opts.args or {})
         if opts.warmup and todo:
             logger.info("warm-up: running %s once, not recorded", todo[0].file)
-            runner.measure_or_skip(todo[0], warm_only=True)
+            measurer.measure_or_skip(todo[0], warm_only=True)
         progress = Progress("multi-DNN Mode{}".format(opts.mode), total=len(todo), unit="mapping")
         for entry in todo:
-            runner.one(entry, folder)
+            measurer.one(entry, folder)
             progress.update()
         progress.close()
     logger.info("done: %d mappings written, %d skipped (already there), %d out of memory; %d network builds, "
-                "%d reuses", len(runner.written), skipped, len(runner.oom), runner.cache.builds, runner.cache.hits)
-    return meta
+                "%d reuses", len(measurer.written), skipped, len(measurer.oom), measurer.cache.builds,
+                measurer.cache.hits)
+    return session.meta

@@ -23,7 +23,7 @@ from layer_stats.fsutil import mode_folders  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import check_writable  # noqa: E402
 from multi_network_stats.postprocess import (check_output_root, collect_mode, group_items,  # noqa: E402
-                                              write_group)
+                                              stage_frame, write_group)
 
 logger = logging.getLogger("layer_stats.postprocess")
 
@@ -65,25 +65,26 @@ def main(argv):
     found = mode_folders(args.input_file_root)
     out_root = args.output_file_root or os.path.join(args.input_file_root, "Processed")
     check_output_root(args.input_file_root, out_root, found)
-    items, problems = [], []
+    samples, problems = [], []
     for device, mode in _wanted(args, found):
         got, bad = collect_mode(found[mode], mode, device)
         if not got and device is not None:
             logger.warning("Mode%d has no %s samples under %s", mode, device, found[mode])
-        items.extend(got)
+        samples.extend(got)
         problems.extend(bad)
-    groups = group_items(items, out_root, found)
+    groups = group_items(samples, out_root, found)
     if groups:
         check_writable(out_root, "--output_file_root")
+    frame = stage_frame(samples)
     for target, group in groups.items():
-        write_group(target, group)
+        write_group(target, group, frame)
         logger.info("%d samples -> %s", len(group), target)
     problems = list(collections.OrderedDict.fromkeys(problems))  # a folder read for two devices
     for problem in problems:
         logger.warning("skipped %s", problem)
     if problems:
         sys.stderr.write("{} raw file(s) skipped: {}\n".format(len(problems), "; ".join(problems)))
-    if not items:
+    if not samples:
         raise DnnStatsError("no samples processed under {}: check the mode options".format(args.input_file_root))
     return 0
 

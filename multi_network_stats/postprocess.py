@@ -1,34 +1,52 @@
-"""Multi-DNN raw files -> the seed's per-sample JSON and a tidy CSV per mode (no torch).
+"""Multi-DNN raw files -> one tidy DataFrame of stages -> the seed's per-sample JSON, a CSV
+table and the provenance per device and mode (pandas; no torch).
+
+Every raw file is checked field by field first (:mod:`.raw`): a bad one is named with
+what is wrong and skipped, the rest are processed (:func:`collect_mode`).
+
+:func:`stage_frame` puts every stage of every sample into ONE tidy DataFrame, a row per
+(sample, network, stage), in file then network then stage order (:data:`COLUMNS`):
+
+- per sample: ``path`` (the raw file), ``file`` (its name as recorded), ``mode``,
+  ``Device`` (the seed's board name), ``class`` (A-D), ``k``, ``set``, ``board``,
+  ``telemetry`` (missing where the file does not say);
+- per network: ``network``, ``passes``, ``throughput_per_s`` (passes/s), ``images_per_s``;
+- per stage: ``stage`` (0, 1, ... within the network), ``device`` (where it ran: cpu,
+  cuda...), ``first_layer``/``last_layer``, ``infCount``, and the means of its timings,
+  ``inf_time_mean_s`` and ``transfer_time_mean_s`` (s; NaN for a stage with none).
+
+From it come each sample's ``stageSummary`` and the ``{Device}/Mode{m}.csv`` table
+(:func:`mode_table`: a row per sample and network with throughput, the mean latency of a
+pass (the sum of its stages' mean inference and transfer times, s), and the slowdown
+against the class A run of the same network alone on the same device where one exists;
+then the sample's power rails, mW) and ``{Device}/Mode{m}.provenance.json``.
 
 Per sample (:func:`sample_json`), exactly the seed's keys: ``mapping``,
 ``stageSummary`` ({network: {device: {``infCount``, ``avgInfTime``,
 ``avgTransferTime``}}}, s), ``samplingDuration``, ``Mode``, ``Device``,
-``Tegrastats`` (the window's lines: ``RAM``/``SWAP`` mean MB; ``CPU`` and each
-engine as ``Utilization``/``Frequencies`` min/max/avg, per core for the CPU;
-an engine that is off as ``"off"``, a bare clock as its mean MHz; sensors and
-rails under the board's friendly names, mean C / mW) and ``ModelInfo``
-({network: {device: {``params``, ``macs``, ``flops`` as "61.1 M",
-``functionalLayerCount``}}}).
+``Tegrastats`` and ``ModelInfo``.  The last two are transformations of the one raw file:
+``Tegrastats`` (:func:`tegrastats_block`) summarises the window's lines (``RAM``/``SWAP``
+mean MB; ``CPU`` and each engine as ``Utilization``/``Frequencies`` min/max/avg, per core
+for the CPU; an engine that is off as ``"off"``, a bare clock as its mean MHz; sensors
+and rails under the board's friendly names, mean C / mW); ``ModelInfo`` ({network:
+{device: {``params``, ``macs``, ``flops`` as "61.1 M", ``functionalLayerCount``}}})
+formats the stage's recorded figures.
 
-Per mode (:func:`csv_rows`): a row per sample and network with throughput,
-mean latency per pass, and the slowdown against the class A run of the same
-network alone on the same device where that exists.
-
-Every raw file is checked field by field first (:mod:`.raw`): a bad one is
-named with what is wrong and skipped, the rest are processed
-(:func:`collect_mode`); outputs are strict JSON, never NaN (:func:`write_group`),
-and never land on or among the raw files (:func:`check_output_root`,
-:func:`group_items`).
+Outputs are strict JSON, never NaN (:func:`write_group`), and never land on or among the
+raw files (:func:`check_output_root`, :func:`group_items`).
 """
 import collections
 import logging
 import os
 import re
 
+import numpy as np
+import pandas as pd
+
 from layer_stats.tables import csv_text, json_text
 from layer_stats.errors import DnnStatsError
 from layer_stats.fsutil import atomic_write
-from layer_stats.stats import mean, numbers
+from layer_stats.stats import is_number, mean
 from layer_stats.tegrastats.boards import BOARDS
 from layer_stats.tegrastats.params import param_keys, resolve_params
 from layer_stats.tegrastats.parse import LineParser
@@ -38,16 +56,28 @@ from .raw import RawFileError, read_raw
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["sample_json", "tegrastats_block", "csv_rows", "SEED_KEYS", "collect_mode",
-           "check_output_root", "group_items", "write_group"]
+__all__ = ["COLUMNS", "SUMMARY", "Sample", "collect_mode", "stage_frame", "sample_json", "tegrastats_block",
+           "mode_table", "SEED_KEYS", "check_output_root", "group_items", "write_group"]
 
 SEED_KEYS = ("mapping", "stageSummary", "samplingDuration", "Mode", "Device", "Tegrastats", "ModelInfo")
+#: The stage frame's columns (module doc), units in the names.
+COLUMNS = ("path", "file", "mode", "Device", "class", "k", "set", "board", "telemetry", "network", "passes",
+           "throughput_per_s", "images_per_s", "stage", "device", "first_layer", "last_layer", "infCount",
+           "inf_time_mean_s", "transfer_time_mean_s")
+#: A stage's columns in the seed's ``stageSummary``, in :func:`sample_json`'s order.
+SUMMARY = ["network", "device", "infCount", "inf_time_mean_s", "transfer_time_mean_s"]
+#: The CSV's columns before the power rails.
+_TABLE = ["mode", "device", "file", "class", "k", "set", "network", "stages", "passes", "throughput_per_s",
+          "images_per_s", "latency_per_pass_s", "alone_throughput_per_s", "slowdown", "telemetry"]
 _CORE = re.compile(r"^CPU(\d+)_(util_pct|freq_MHz)$")
 _ENGINE = re.compile(r"^(\w+?)_(util_pct|freq_MHz|state)$")
 
+#: One checked raw file: its ``path``, the ``record`` (dict) and its ``tegrastats`` block.
+Sample = collections.namedtuple("Sample", "path record tegrastats")
+
 
 def _stats(values, digits=2):
-    values = numbers(values)
+    values = [v for v in values if is_number(v)]
     if not values:
         return None
     return collections.OrderedDict([("min", min(values)), ("max", max(values)),
@@ -125,109 +155,134 @@ def _engine(block, key, samples):
         block[name] = samples[0].get(key)
 
 
-def _per_device(record):
-    """{network: {device: stage}} for the seed's summaries; raises if two stages share a device."""
-    out = collections.OrderedDict()
+def _check_one_stage_per_device(path, record):
+    """The seed's summaries are per device: raise if two stages of a network share one."""
     for network, result in record["networks"].items():
-        by_device = out.setdefault(network, collections.OrderedDict())
-        for stage in result["stages"]:
-            if stage["device"] in by_device:
-                raise RawFileError("{}: {} has two stages on {}; the seed's per-device summary cannot hold "
-                                   "them".format(record.get("file"), network, stage["device"]))
-            by_device[stage["device"]] = stage
-    return out
+        devices = [stage["device"] for stage in result["stages"]]
+        if len(set(devices)) != len(devices):
+            raise RawFileError("{}: {} has two stages on one device ({}); the seed's per-device summary cannot "
+                               "hold them".format(path, network, ", ".join(devices)))
 
 
-def sample_json(record):
-    """The seed's per-sample dict for a raw ``record``."""
-    stages = _per_device(record)
-    summary, info = collections.OrderedDict(), collections.OrderedDict()
-    for network, by_device in stages.items():
-        summary[network], info[network] = collections.OrderedDict(), collections.OrderedDict()
-        for device, stage in by_device.items():
-            summary[network][device] = collections.OrderedDict([
-                ("infCount", stage["infCount"]), ("avgInfTime", mean(stage["inf_times_s"])),
-                ("avgTransferTime", mean(stage["transfer_times_s"]))])
-            mi = stage.get("modelinfo") or {}
-            entry = collections.OrderedDict()
-            for key in ("params", "macs", "flops"):
-                if key in mi:
-                    entry[key] = human(mi[key])
-            if "functionalLayerCount" in mi:
-                entry["functionalLayerCount"] = mi["functionalLayerCount"]
-            info[network][device] = entry
+def _read_sample(path, mode):
+    record = read_raw(path, mode)
+    _check_one_stage_per_device(path, record)
     tegra = record.get("tegrastats") or {}
     lines = [s["raw"] for s in tegra.get("samples") or []]
-    duration = record["samplingDuration"]
-    return collections.OrderedDict([
-        ("mapping", record["mapping"]), ("stageSummary", summary),
-        ("samplingDuration", int(duration) if float(duration).is_integer() else duration),
-        ("Mode", record["Mode"]), ("Device", record["Device"]),
-        ("Tegrastats", tegrastats_block(lines, record.get("board"), tegra.get("params"))),
-        ("ModelInfo", info)])
-
-
-def _alone(records):
-    """{(network, device): throughput} of the class A records."""
-    out = {}
-    for record in records:
-        if record["class"] == "A":
-            for network, result in record["networks"].items():
-                devices = {s["device"] for s in result["stages"]}
-                if len(devices) == 1:
-                    out[(network, devices.pop())] = result["throughput_per_s"]
-    return out
-
-
-def csv_rows(records, processed):
-    """Tidy rows for one mode: ``records`` raw dicts, ``processed`` their sample dicts."""
-    alone = _alone(records)
-    rows = []
-    for record, sample in zip(records, processed):
-        power = {k: v for k, v in sample["Tegrastats"].items() if k.endswith("Power") or k.startswith("VDD")}
-        for network, result in record["networks"].items():
-            devices = [s["device"] for s in result["stages"]]
-            whole = len(set(devices)) == 1
-            base = alone.get((network, devices[0])) if whole else None
-            per_pass = sum(mean(s["inf_times_s"]) or 0.0 for s in result["stages"]) + \
-                sum(mean(s["transfer_times_s"]) or 0.0 for s in result["stages"])
-            row = collections.OrderedDict([
-                ("mode", record["Mode"]), ("device", record["Device"]), ("file", record.get("file")),
-                ("class", record["class"]), ("k", record.get("k")), ("set", record.get("set")),
-                ("network", network),
-                ("stages", " ".join("{}:{}-{}".format(s["device"], s["first_layer"], s["last_layer"])
-                                    for s in result["stages"])),
-                ("passes", result["passes"]), ("throughput_per_s", result["throughput_per_s"]),
-                ("images_per_s", result.get("images_per_s", result["throughput_per_s"])),
-                ("latency_per_pass_s", per_pass if result["passes"] else None),
-                ("alone_throughput_per_s", base),
-                ("slowdown", base / result["throughput_per_s"] if base and result["throughput_per_s"] else None),
-                ("telemetry", record.get("telemetry"))])
-            for name, value in power.items():
-                row[name.replace(" ", "_") + "_mW"] = value
-            rows.append(row)
-    return rows
+    return Sample(path, record, tegrastats_block(lines, record.get("board"), tegra.get("params")))
 
 
 def collect_mode(folder, mode, device=None):
-    """Read and convert every raw file of one ``Mode{m}`` folder.
+    """Read and check every raw file of one ``Mode{m}`` folder.
 
-    Returns ``(items, problems)``: ``items`` [(path, record, sample)] of ``device``
-    (the seed's name; None: any), ``problems`` one line per file skipped, naming
-    the file and what is wrong with it.
+    Returns ``(samples, problems)``: ``samples`` [:class:`Sample`] of ``device`` (the
+    seed's name; None: any), ``problems`` one line per file skipped, naming the file and
+    what is wrong with it.
     """
-    items, problems = [], []
+    samples, problems = [], []
     for path in raw_files(folder):
         try:
-            record = read_raw(path, mode)
-            if device is not None and record["Device"] != device:
-                continue
-            items.append((path, record, sample_json(record)))
+            sample = _read_sample(path, mode)
+            if device is None or sample.record["Device"] == device:
+                samples.append(sample)
         except DnnStatsError as exc:  # RawFileError, or a tegrastats parameter the board lacks
             problems.append(str(exc))
         except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError) as exc:
             problems.append("{}: malformed ({}: {})".format(path, type(exc).__name__, exc))
-    return items, problems
+    return samples, problems
+
+
+def _stage_means(stages, field):
+    """Per stage, the mean of its ``field`` list (s), NaN where it is empty (pandas groupby)."""
+    sizes = [len(stage[field]) for stage in stages]
+    values = pd.Series([v for stage in stages for v in stage[field]], dtype=float)
+    owner = np.repeat(np.arange(len(stages)), sizes)
+    return values.groupby(owner).mean().reindex(range(len(stages))).to_numpy()
+
+
+def stage_frame(samples):
+    """The tidy DataFrame of every stage of ``samples`` (module doc)."""
+    rows, stages = [], []
+    for sample in samples:
+        record = sample.record
+        head = (sample.path, record.get("file"), record["Mode"], record["Device"], record["class"], record.get("k"),
+                record.get("set"), record.get("board"), record.get("telemetry"))
+        for network, result in record["networks"].items():
+            middle = (network, result["passes"], result["throughput_per_s"],
+                      result.get("images_per_s", result["throughput_per_s"]))
+            for index, stage in enumerate(result["stages"]):
+                rows.append(head + middle + (index, stage["device"], stage["first_layer"], stage["last_layer"],
+                                             stage["infCount"]))
+                stages.append(stage)
+    frame = pd.DataFrame.from_records(rows, columns=COLUMNS[:-2])  # the timing means come next
+    for column in ("k", "set"):
+        frame[column] = frame[column].astype("Int64")
+    for column in ("throughput_per_s", "images_per_s"):
+        frame[column] = frame[column].astype(float)
+    frame["inf_time_mean_s"] = _stage_means(stages, "inf_times_s")
+    frame["transfer_time_mean_s"] = _stage_means(stages, "transfer_times_s")
+    return frame
+
+
+def _model_info(record):
+    info = collections.OrderedDict()
+    for network, result in record["networks"].items():
+        info[network] = collections.OrderedDict()
+        for stage in result["stages"]:
+            mi = stage.get("modelinfo") or {}
+            entry = collections.OrderedDict((key, human(mi[key])) for key in ("params", "macs", "flops") if key in mi)
+            if "functionalLayerCount" in mi:
+                entry["functionalLayerCount"] = mi["functionalLayerCount"]
+            info[network][stage["device"]] = entry
+    return info
+
+
+def sample_json(sample, stages):
+    """The seed's per-sample dict for ``sample``; ``stages``: its rows of :func:`stage_frame`
+    as tuples of :data:`SUMMARY` (NaN where a stage has no timing)."""
+    summary = collections.OrderedDict()
+    for network, device, count, inf_s, transfer_s in stages:
+        summary.setdefault(network, collections.OrderedDict())[device] = collections.OrderedDict([
+            ("infCount", count), ("avgInfTime", inf_s), ("avgTransferTime", transfer_s)])
+    record = sample.record
+    duration = record["samplingDuration"]
+    return collections.OrderedDict([
+        ("mapping", record["mapping"]), ("stageSummary", summary),
+        ("samplingDuration", int(duration) if float(duration).is_integer() else duration),
+        ("Mode", record["Mode"]), ("Device", record["Device"]), ("Tegrastats", sample.tegrastats),
+        ("ModelInfo", _model_info(record))])
+
+
+def _power(samples):
+    """A row per sample (by path): its rails (``Tegrastats`` keys ending in ``Power`` or
+    starting with ``VDD``) as ``{name}_mW`` columns, in the order they first appear."""
+    rows = [collections.OrderedDict((name.replace(" ", "_") + "_mW", value)
+                                    for name, value in sample.tegrastats.items()
+                                    if name.endswith("Power") or name.startswith("VDD")) for sample in samples]
+    return pd.DataFrame(rows, index=[sample.path for sample in samples])
+
+
+def mode_table(frame, samples):
+    """``{Device}/Mode{m}.csv`` as a DataFrame for one device and mode: ``frame`` its rows of
+    :func:`stage_frame`, ``samples`` its :class:`Sample` list (module doc)."""
+    by = ["path", "network"]
+    groups = frame.groupby(by, sort=False)
+    spans = frame["device"] + ":" + frame["first_layer"].astype(str) + "-" + frame["last_layer"].astype(str)
+    table = frame.loc[frame["stage"] == 0].set_index(by)
+    table["stages"] = spans.groupby([frame[c] for c in by], sort=False).agg(" ".join)
+    table["whole"] = groups["device"].nunique() == 1
+    per_pass = groups["inf_time_mean_s"].sum() + groups["transfer_time_mean_s"].sum()
+    table["latency_per_pass_s"] = per_pass.where(table["passes"] != 0)
+    table = table.reset_index()
+    alone = table.loc[(table["class"] == "A") & table["whole"]].drop_duplicates(["network", "device"], keep="last")
+    alone = alone.set_index(["network", "device"])["throughput_per_s"]
+    base = alone.reindex(pd.MultiIndex.from_arrays([table["network"], table["device"]])).to_numpy()
+    table["alone_throughput_per_s"] = np.where(table["whole"], base, np.nan)
+    base, throughput = table["alone_throughput_per_s"], table["throughput_per_s"]
+    table["slowdown"] = (base / throughput).where(base.notna() & (base != 0) & (throughput != 0))
+    table["device"] = table["Device"]
+    power = _power(samples)
+    return table[_TABLE + ["path"]].join(power, on="path")[_TABLE + list(power.columns)]
 
 
 def _inside(path, folder):
@@ -248,41 +303,55 @@ def check_output_root(input_root, output_root, mode_dirs):
                                 "raw ones; pass a folder outside it".format(output_root, folder))
 
 
-def group_items(items, out_root, mode_dirs):
-    """{target folder: items} (``<out_root>/{Device}/Mode{m}``); raises DnnStatsError if a
+def group_items(samples, out_root, mode_dirs):
+    """{target folder: samples} (``<out_root>/{Device}/Mode{m}``); raises DnnStatsError if a
     target is, or is inside, a raw ``Mode`` folder (it would overwrite raw files)."""
     groups = collections.OrderedDict()
-    for item in items:
-        record = item[1]
+    for sample in samples:
+        record = sample.record
         target = os.path.join(out_root, record["Device"], "Mode{}".format(record["Mode"]))
         clash = [folder for folder in mode_dirs.values() if _inside(target, folder)]
         if clash:
             raise DnnStatsError("processed files for {} Mode{} would go to {}, the raw folder {}: pass another "
                                 "--output_file_root".format(record["Device"], record["Mode"], target, clash[0]))
-        groups.setdefault(target, []).append(item)
+        groups.setdefault(target, []).append(sample)
     return groups
 
 
-def write_group(target, items):
-    """Write one device and mode: a sample file per raw file, ``{target}.csv`` and
-    ``{target}.provenance.json`` (strict JSON: no NaN); processed samples in ``target``
-    whose raw file was not processed this time are removed, so the folder and the CSV
-    agree.  Returns the number of samples written."""
-    records = [record for _, record, _ in items]
-    names = set()
-    for path, _, sample in items:
-        names.add(os.path.basename(path))
-        atomic_write(os.path.join(target, os.path.basename(path)), json_text(sample))
-    _prune(target, names)
-    atomic_write(target + ".csv", csv_text(csv_rows(records, [s for _, _, s in items])))
-    kinds = sorted({r.get("telemetry") or "unknown" for r in records})
-    atomic_write(target + ".provenance.json", json_text(collections.OrderedDict([
-        ("Device", records[0]["Device"]), ("mode", records[0]["Mode"]), ("telemetry", kinds),
-        ("boards", sorted({r.get("board") or "unknown" for r in records})), ("simulated", "simulated" in kinds),
-        ("samples", len(items)),
+def _provenance(rows, count):
+    first = rows.drop_duplicates("path")
+
+    def kinds(column):
+        values = first[column].where(first[column].notna() & (first[column] != ""), "unknown")
+        return sorted(values.drop_duplicates().tolist())
+
+    telemetry = kinds("telemetry")
+    return collections.OrderedDict([
+        ("Device", first["Device"].iloc[0]), ("mode", int(first["mode"].iloc[0])), ("telemetry", telemetry),
+        ("boards", kinds("board")), ("simulated", "simulated" in telemetry), ("samples", count),
         ("note", "SIMULATED telemetry: values come from the built-in simulator, not a Jetson"
-         if "simulated" in kinds else "")]), indent=1))
-    return len(items)
+         if "simulated" in telemetry else "")])
+
+
+def write_group(target, samples, frame):
+    """Write one device and mode: a sample file per raw file, ``{target}.csv`` and
+    ``{target}.provenance.json`` (strict JSON: no NaN); ``frame``: :func:`stage_frame` of
+    (at least) ``samples``.  Processed samples in ``target`` whose raw file was not
+    processed this time are removed, so the folder and the CSV agree.  Returns the number
+    of samples written."""
+    rows = frame.loc[frame["path"].isin([sample.path for sample in samples])]
+    stages = collections.defaultdict(list)
+    for row in rows[["path"] + SUMMARY].itertuples(index=False, name=None):
+        stages[row[0]].append(row[1:])
+    names = set()
+    for sample in samples:
+        names.add(os.path.basename(sample.path))
+        atomic_write(os.path.join(target, os.path.basename(sample.path)),
+                     json_text(sample_json(sample, stages[sample.path])))
+    _prune(target, names)
+    atomic_write(target + ".csv", csv_text(mode_table(rows, samples)))
+    atomic_write(target + ".provenance.json", json_text(_provenance(rows, len(samples)), indent=1))
+    return len(samples)
 
 
 def _prune(target, keep):

@@ -21,7 +21,9 @@ checks it field by field (:func:`check_record`): raw files can be edited, trunca
 or written by another tool, so a bad file is named with the field and what is wrong
 (``networks.resnet50.stages[0].inf_times_s[3] is NaN, not a finite number >= 0``)
 instead of ending in a traceback or putting NaN into an output.  Both raise
-:class:`RawFileError`.
+:class:`RawFileError`.  The generator imports this module on the board: it needs the
+standard library only (no pandas or numpy; tests/test_measurement_path.py runs it with both
+unimportable).
 """
 import io
 import json
@@ -111,6 +113,8 @@ def check_record(path, record, mode=None):
     if sorted(mapping) != sorted(networks):
         raise RawFileError("{}: mapping names {} but networks holds {}".format(
             path, ", ".join(sorted(mapping)) or "none", ", ".join(sorted(networks)) or "none"))
+    if not networks:
+        raise RawFileError("{}: mapping names no network: a sample runs at least one".format(path))
     for network, stages in mapping.items():
         for key, device in c.obj(stages, "mapping." + network).items():
             c.text(device, "mapping.{}.{}".format(network, key))

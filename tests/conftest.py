@@ -1,6 +1,14 @@
-"""Shared test helpers: the real tegrastats corpus and running the CLI as a user does."""
+"""Shared test helpers: the real tegrastats corpus and running the CLI as a user does.
+
+The suite imports the project as a user's Python finds it, without editing the import
+path: run from the checkout's root as ``python -m pytest`` (``-m`` puts the working folder
+first on the path), or with the project installed (``pip install -e .``).
+"""
 import contextlib
 import glob
+import importlib.util
+import io
+import logging
 import os
 import subprocess
 import sys
@@ -9,8 +17,10 @@ import time
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if importlib.util.find_spec("layer_stats") is None:
+    raise pytest.UsageError("cannot import layer_stats: run the tests from the checkout's root as "
+                            "'python -m pytest', or install the project first (pip install -e .)")
 CORPUS = os.path.join(ROOT, "tests", "fixtures", "tegrastats")
-sys.path.insert(0, ROOT)
 
 
 def corpus_files():
@@ -49,6 +59,73 @@ def run_script(path, *args, **kwargs):
     return subprocess.run([sys.executable, "-c", code, ",".join(blocked), path] + [str(a) for a in args], cwd=ROOT,
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                           timeout=kwargs.get("timeout", 120))
+
+
+_SCRIPTS = {}
+
+
+def load_script(path):
+    """The script at ``path`` as a module (loaded once; its ``__main__`` block does not run)."""
+    if path not in _SCRIPTS:
+        spec = importlib.util.spec_from_file_location("script_" + os.path.basename(path)[:-3], path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _SCRIPTS[path] = module
+    return _SCRIPTS[path]
+
+
+def run_main(script, *args, **kwargs):
+    """What :func:`run_script` gives, without a new interpreter: the ``main(argv)`` of
+    ``script`` (a script's path, or a command's module such as ``layer_stats.models.__main__``)
+    called through :func:`layer_stats.cli.run` in this process, as its ``console()`` calls
+    it; a CompletedProcess with the exit status and the text written to stdout and stderr
+    (log lines included).  For checks of arguments and input, many per script: the same
+    code as a user's run but no interpreter start or torch import per case.  Every script
+    keeps real runs through :func:`run_script` as end-to-end checks.
+
+    As in :func:`run_script`: ``blocked`` modules (default :data:`NO_TORCH`) cannot be
+    imported during the call, PATH starts with the fake nvpmodel/tegrastats, ``env`` is
+    added to the environment, the working folder is the checkout, ``sys.argv[0]`` the
+    script.  All of it, and the logging set-up, is put back afterwards.
+    """
+    from layer_stats.cli import run
+
+    module = load_script(script) if isinstance(script, str) else script
+    path, main, argv = module.__file__, module.main, [str(a) for a in args]
+    env = dict(kwargs.get("env", {}), PATH=FAKE_BIN + os.pathsep + os.environ.get("PATH", ""))
+    blocked = {name: sys.modules.get(name) for name in kwargs.get("blocked", NO_TORCH)}
+    saved_env = {name: os.environ.get(name) for name in env}
+    root = logging.getLogger()
+    handlers, level, saved_argv, cwd = list(root.handlers), root.level, sys.argv, os.getcwd()
+    out, err, status = io.StringIO(), io.StringIO(), 0
+    try:
+        os.environ.update(env)
+        sys.modules.update((name, None) for name in blocked)
+        sys.argv = [path] + argv
+        os.chdir(ROOT)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            run(main, argv)
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.chdir(cwd)
+        sys.argv = saved_argv
+        for name, module in blocked.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        for handler in root.handlers:
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    return subprocess.CompletedProcess([path] + argv, status, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import argparse
 import errno
 import importlib.util
 import io
+import json
 import logging
 import os
 import warnings
@@ -239,3 +240,32 @@ def test_resuming_with_another_board_is_a_mismatch_but_an_unknown_board_is_not(t
     assert check_file(unknown, "latency", {"board": "xavier"}) == ("ok", None)
     state, why = check_file(tx2, "latency", {"granularity": "fine"})
     assert state == "mismatch" and "granularity" in why
+
+
+def test_an_integer_too_large_for_a_float_is_named_not_a_traceback(tmp_path):
+    from layer_stats.layerwise.raw import FORMAT_VERSION, RawFileError, read_lines
+    from multi_network_stats.raw import RawFileError as MultiRawFileError, read_raw
+
+    huge = "1" + "0" * 400  # JSON spells it; float() cannot hold it
+    path = tmp_path / "img1.jsonl"
+    path.write_text('{"format_version": %d, "layer": 0, "samples_s": [0.1, %s]}\n' % (FORMAT_VERSION, huge))
+    with pytest.raises(RawFileError, match="line 1: samples_s holds a value that is not a duration in s"):
+        read_lines(str(path), "latency")
+    record = {"format_version": 2, "class": "A", "mapping": {"n": {"3": "cpu"}}, "samplingDuration": 1.0,
+              "Mode": 0, "Device": "Orin", "networks": {"n": {"passes": 1, "throughput_per_s": 1.0, "stages": [
+                  {"device": "cpu", "infCount": 1, "inf_times_s": ["HUGE"], "transfer_times_s": [],
+                   "first_layer": 0, "last_layer": 3}]}}}
+    mapping = tmp_path / "SingleNet_Map0_nm_1_set_0_classA.json"
+    mapping.write_text(json.dumps(record).replace('"HUGE"', huge))
+    with pytest.raises(MultiRawFileError, match=r"inf_times_s\[0\] is 1000.*, not a finite number >= 0"):
+        read_raw(str(mapping), 0)
+
+
+def test_a_mapping_of_no_network_is_not_a_sample(tmp_path):
+    from multi_network_stats.raw import RawFileError, read_raw, write_record
+
+    path = str(tmp_path / "MultiNet_Map3_nm_2_set_0_classC.json")
+    write_record(path, {"format_version": 2, "class": "C", "mapping": {}, "networks": {}, "samplingDuration": 1.0,
+                        "Mode": 0, "Device": "Orin"})
+    with pytest.raises(RawFileError, match="mapping names no network"):
+        read_raw(path, 0)

@@ -3,10 +3,12 @@
 ``tests/fixtures/compat/raw`` is a small real dataset (simulated TX2 layer-wise run of
 squeezenet1_0 and mobilenet_v3_small on two images; simulated Orin multi-DNN run of ten
 mappings, classes A, C and D) and ``expected_*`` what post-processing made of it when it was
-recorded (see tests/fixtures/README.md), on Python 3.11.  Every file must hold the same text:
-same keys, rows, columns and order, same labels, and the same numbers to 12 significant
-digits (the standard deviation's last bits already differed between Python 3.6 and 3.11,
-whose ``statistics.stdev`` sums differently).  Both post-processing scripts run without torch.
+recorded (see tests/fixtures/README.md), on Python 3.11, by the hand-written statistics that
+pandas has replaced since.  Every file must hold the same text: same keys, rows, columns and
+order, same labels, and the same numbers to 12 significant digits (float64 sums and the
+standard deviation may differ in their last bit: ``statistics.stdev`` computes exactly, and
+differently on Python 3.6 and 3.11; pandas sums in float64, compensated from pandas 1.3 on).
+Both post-processing scripts run without torch.
 """
 import csv
 import io

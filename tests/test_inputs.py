@@ -1,11 +1,22 @@
-"""Input images: the shipped photos, name lists, missing images, preprocessing."""
+"""Input images: where they are, the shipped photos, name lists, missing images, preprocessing."""
 import os
 
 import pytest
 
+from conftest import ROOT
+from layer_stats import paths
 from layer_stats.errors import DnnStatsError
 from layer_stats.cli import split_list
 from layer_stats.models.inputs import IMAGE_DIR, find_images, image_key
+
+
+def test_a_checkout_uses_its_own_inputs():
+    """Run from the checkout, the seed's inputs are the checkout's; an installed copy's
+    (layer_stats/_inputs, tests/test_install.py) exist only in an installed package."""
+    assert paths.PACKAGE_PARENT == ROOT and paths.PROJECT_ROOT == ROOT
+    assert IMAGE_DIR == os.path.join(ROOT, "data", "imagenet") == paths.IMAGE_DIR
+    assert paths.AVAILABLE_FILE == os.path.join(ROOT, "AvailableModel.txt")
+    assert not os.path.exists(paths.INSTALLED_INPUTS)
 
 
 def test_shipped_images_and_their_licence_note():

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
-from conftest import wait_for_files  # noqa: E402
+from conftest import run_main, wait_for_files  # noqa: E402
 from layer_stats.layerwise.raw import read_lines  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import OutputLock  # noqa: E402
@@ -37,6 +37,13 @@ def refused(generator, root, *args):
         logging.getLogger().handlers[:] = handlers
     assert "\n" not in str(err.value)
     return str(err.value)
+
+
+def generate_here(root, *args):
+    """:func:`~test_layerwise.generate` in this process (conftest.run_main): the same run,
+    measuring included, without a new interpreter and torch import."""
+    return run_main(GENERATOR, "--output_root", root, *(QUICK + list(args)), blocked=(),
+                    env={"FAKE_NVPMODEL_MODE": "0"})
 
 
 def _one_error_line(done, text):
@@ -147,7 +154,7 @@ def test_corrupt_files_are_set_aside_and_redone_and_other_settings_stop_the_run(
     capsys.readouterr()
     assert generator.main(["--output_root", root] + QUICK + args + ["--dry_run"]) == 0
     assert [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()] == ["redo", "redo"]
-    done = generate(root, *args)
+    done = generate_here(root, *args)
     assert done.returncode == 0, done.stderr[-2000:]
     for path in files:
         assert len(read_lines(path, "latency")) == 18  # 17 layers + the whole model
@@ -166,7 +173,7 @@ def test_a_second_run_into_the_same_root_is_refused_until_the_first_ends(generat
                              env=env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              universal_newlines=True)
     try:
-        wait_for_files(os.path.join(root, "LayerStats", "Mode0", "run-*.json"), first)
+        killed, = wait_for_files(os.path.join(root, "LayerStats", "Mode0", "run-*.json"), first)
         assert "another run (pid {} ".format(first.pid) in refused(
             generator, root, "--mode", "0", "--models", "squeezenet1_0", "--imgs", "img2.jpg", "--eval_latency")
         first.send_signal(signal.SIGKILL)
@@ -175,9 +182,10 @@ def test_a_second_run_into_the_same_root_is_refused_until_the_first_ends(generat
         first.kill()
     with OutputLock(root):  # the kernel released the killed run's lock
         pass
-    third = generate(root, "--mode", "0", "--models", "squeezenet1_0", "--imgs", "img2.jpg", "--eval_latency")
+    third = generate_here(root, "--mode", "0", "--models", "squeezenet1_0", "--imgs", "img2.jpg", "--eval_latency")
     assert third.returncode == 0, third.stderr[-2000:]
-    killed, finished = sorted(glob.glob(os.path.join(root, "LayerStats", "Mode0", "run-*.json")))
+    # both may start in the same second: the third's run file is then run-<same time>-2.json
+    finished, = set(glob.glob(os.path.join(root, "LayerStats", "Mode0", "run-*.json"))) - {killed}
     with open(killed) as handle:
         meta = json.load(handle)
     assert meta["status"] == "killed" and meta["closed_by"] == os.path.basename(finished)

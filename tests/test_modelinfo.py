@@ -2,6 +2,7 @@
 (this module runs in CI on Python 3.11/torch 2 and on the TX2 stack, Python 3.6/torch
 1.10), stages that sum to the whole network, the counting rules on small modules, and
 agreement with ptflops' aten backend where it is installed."""
+import functools
 import io
 import json
 import os
@@ -32,7 +33,10 @@ def _seed_model_info():
         return json.load(handle)["ModelInfo"]
 
 
+@functools.lru_cache(maxsize=1)
 def _whole(name):
+    """The block chain of ``name`` and its whole-network stage info (the last one is kept:
+    resnet50's serves both the seed's figures and the stage sums)."""
     chain = split_model(build_model(name))
     return chain, stage_info(torch.nn.Sequential(*chain.layers), torch.randn(1, 3, 224, 224))
 

@@ -1,5 +1,10 @@
-"""Layer chains of real torchvision models: composition equals the model, the seed's layer counts,
-glue joining a neighbour, the registry and the check CLI."""
+"""Layer chains of real torchvision models: composition equals the model, the seed's layer counts
+and the shipped layer-count table's, glue joining a neighbour, the registry and the check CLI.
+
+Each model is built and split once per test: the split that is compared with the model is
+also the one whose length is checked against the table (``layer_counts.json``, when this
+torchvision is the one it was made with; every classifier in both granularities: the slow
+test in test_layer_table.py)."""
 import json
 import subprocess
 import sys
@@ -7,12 +12,14 @@ import sys
 import pytest
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("torchvision")
+tv = pytest.importorskip("torchvision")
 
-from conftest import ROOT  # noqa: E402
+import layer_stats.models.__main__ as models_command  # noqa: E402
+from conftest import ROOT, run_main  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.models import (available_models, block_units, build_model, chain_inputs,  # noqa: E402
                                 classification_models, max_abs_diff, resolve_models, split_model)
+from layer_stats.models.layer_table import load_table, table_count  # noqa: E402
 from layer_stats.models.registry import available_families, builder_kwargs  # noqa: E402
 
 #: Layer counts of the seed's own data (its example mapping keys and stage indices).
@@ -33,16 +40,31 @@ def _needs(name):
         pytest.skip("torchvision {} has no {}".format(__import__("torchvision").__version__, name))
 
 
-def _split_and_compare(name, granularity):
+def _built(name):
     torch.manual_seed(0)
-    model = build_model(name)
+    return build_model(name)
+
+
+def _split_and_compare(model, granularity):
+    """The chain of ``model`` in ``granularity`` and max |model(x) - chain(x)| on a random batch
+    of 2; the chain runs once, layer by layer, every input and its output a tensor."""
     chain = split_model(model, granularity)
     x = torch.randn(2, 3, 224, 224)
     inputs, out = chain_inputs(chain.layers, x)
     for arg in inputs:
         assert isinstance(arg, torch.Tensor)
     assert isinstance(out, torch.Tensor)
-    return model, chain, max_abs_diff(model, chain.layers, x)
+    with torch.no_grad():
+        want = model(x)
+    assert want.shape == out.shape
+    return chain, float((want - out).abs().max())
+
+
+def _table_agrees(name, granularity, count):
+    """The shipped table's count for ``name`` is ``count`` (skipped on another torchvision
+    than the table's, which may cut models differently: runs check their counts then)."""
+    if tv.__version__.split("+")[0] == load_table()["torchvision"]:
+        assert table_count(name, granularity) == count, (name, granularity)
 
 
 def test_available_models_file_is_the_seed_list():
@@ -52,10 +74,12 @@ def test_available_models_file_is_the_seed_list():
 
 @pytest.mark.parametrize("name", [n for family in SEED_FAMILIES for n in family])
 def test_block_chain_equals_model_for_every_default_model(name):
-    model, chain, diff = _split_and_compare(name, "block")
+    model = _built(name)
+    chain, diff = _split_and_compare(model, "block")
     assert diff <= 1e-4
     if name in SEED_COUNTS:
         assert len(chain.layers) == SEED_COUNTS[name]
+    _table_agrees(name, "block", len(chain.layers))
     # block layers are exactly the model's units, flattened one level, in order (no merges here)
     assert [part for n in chain.names for part in n.split("+")] == block_units(model)
 
@@ -63,10 +87,25 @@ def test_block_chain_equals_model_for_every_default_model(name):
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "googlenet", "inception_v3", "vit_b_32"])
 def test_fine_chain_equals_model(name):
     _needs(name)
-    _, fine, diff = _split_and_compare(name, "fine")
+    model = _built(name)
+    fine, diff = _split_and_compare(model, "fine")
     assert diff <= 1e-4
-    _, block, _ = _split_and_compare(name, "block")
+    block = split_model(model, "block")
     assert len(fine.layers) >= len(block.layers)
+    _table_agrees(name, "fine", len(fine.layers))
+    _table_agrees(name, "block", len(block.layers))
+
+
+def test_max_abs_diff_compares_the_chain_with_the_model():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                                torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()
+    x = torch.randn(2, 3, 8, 8)
+    layers = split_model(model).layers
+    assert max_abs_diff(model, layers, x) == 0.0
+    assert max_abs_diff(model, layers[:-1], x) == float("inf")  # another shape
+    changed = torch.nn.Linear(4, 2)
+    assert max_abs_diff(model, list(layers[:-1]) + [changed], x) > 1e-4
 
 
 def test_glue_joins_a_neighbour_without_family_rules():
@@ -83,7 +122,7 @@ def test_glue_joins_a_neighbour_without_family_rules():
 
 def test_units_that_cannot_be_cut_apart_share_a_layer():
     _needs("vit_b_32")
-    _, chain, diff = _split_and_compare("vit_b_32", "block")
+    chain, diff = _split_and_compare(_built("vit_b_32"), "block")
     # the class token and batch size are live across conv_proj, so it shares a layer with the input glue
     assert diff <= 1e-4 and len(chain.layers) == 3
 
@@ -136,24 +175,24 @@ def test_check_cli_json():
     assert set(results[0]) == {"model", "granularity", "layers", "max_abs_diff", "ok"}
 
 
-def test_check_cli_fails_when_a_model_fails(monkeypatch, capsys):
+def test_check_cli_fails_when_a_model_fails(monkeypatch):
     """Every real model splits exactly (max |diff| 0), so the failing check is a stand-in."""
-    import layer_stats.models.__main__ as check_main
-
     failing = {"model": "squeezenet1_0", "granularity": "block", "layers": 17, "max_abs_diff": 0.5, "ok": False,
                "error": None}
-    monkeypatch.setattr(check_main, "check_models", lambda names, granularity, tolerance: iter([failing]))
-    monkeypatch.setattr(check_main, "setup_logging", lambda *args: None)
-    assert check_main.main(["check", "--models", "squeezenet1_0"]) == 1
-    out, err = capsys.readouterr()
-    assert "FAIL difference above tolerance" in out and "1 of 1 models failed: squeezenet1_0" in err
-    assert "must be a number >= 0 and <= 1e+06, got '-1'" in _check_cli("--tolerance", "-1").stderr
+    monkeypatch.setattr(models_command, "check_models", lambda names, granularity, tolerance: iter([failing]))
+    done = run_main(models_command, "check", "--models", "squeezenet1_0", blocked=())
+    assert done.returncode == 1
+    assert "FAIL difference above tolerance" in done.stdout and "1 of 1 models failed: squeezenet1_0" in done.stderr
 
 
-def test_check_cli_unknown_model_is_one_line():
-    done = _check_cli("--models", "nosuchnet")
-    assert done.returncode == 2
-    assert done.stderr.startswith("ERROR: unknown model 'nosuchnet'") and "Traceback" not in done.stderr
+@pytest.mark.parametrize("args, status, error", [
+    (["--models", "nosuchnet"], 2, "ERROR: unknown model 'nosuchnet'"),
+    (["--tolerance", "-1"], 2, "ERROR: argument --tolerance: must be a number >= 0 and <= 1e+06, got '-1'"),
+])
+def test_check_cli_refusals_are_one_line(args, status, error):
+    done = run_main(models_command, "check", *args, blocked=())
+    assert done.returncode == status and done.stdout == ""
+    assert done.stderr.startswith(error) and len(done.stderr.splitlines()) == 1, done.stderr
 
 
 @pytest.mark.slow

@@ -1,7 +1,10 @@
-"""Bad input for the multi-DNN scripts, class by class, run as a user runs them and without
-torch (every refusal below comes before a network is built): numbers, model and device
-lists, the plan's end, telemetry that cannot serve, the output root, images, files of
-another plan; and hostile raw files for postProcessMultinetDB.py (every field it reads)."""
+"""Bad input for the multi-DNN scripts, class by class, without torch (every refusal below
+comes before a network is built): numbers, model and device lists, the plan's end, telemetry
+that cannot serve, the output root, images, files of another plan; and hostile raw files for
+postProcessMultinetDB.py (every field it reads).  The many checks of one rule call the
+script's ``main`` in this process (:func:`call`); the output root, the lock, the images, a
+file of another plan, the seed's dry run and the every-field hostile run start the script
+as a user does (:func:`script`)."""
 import copy
 import csv
 import glob
@@ -12,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import NO_TORCH, ROOT, corpus_line, run_script
+from conftest import NO_TORCH, ROOT, corpus_line, run_main, run_script
 from layer_stats.fsutil import OutputLock
 
 GENERATOR = os.path.join(ROOT, "multi_network_stats", "MappingDBGenerator.py")
@@ -32,6 +35,12 @@ def script(path, *args, **kwargs):
     """Run ``path ARGS`` as a user does on mode 1, with torch unimportable unless ``blocked`` says."""
     return run_script(path, *args, blocked=kwargs.get("blocked", BLOCKED), env={"FAKE_NVPMODEL_MODE": "1"},
                       timeout=kwargs.get("timeout", 120))
+
+
+def call(path, *args, **kwargs):
+    """:func:`script` in this process (``main(argv)`` through ``cli.run``, see conftest.run_main):
+    for the many checks of input; the tests marked "as a user runs it" keep a new interpreter."""
+    return run_main(path, *args, blocked=kwargs.get("blocked", BLOCKED), env={"FAKE_NVPMODEL_MODE": "1"})
 
 
 def assert_one_line_error(done, *fragments):
@@ -61,13 +70,13 @@ def assert_one_line_error(done, *fragments):
 ])
 def test_every_numeric_flag_refuses_nan_inf_and_out_of_range(tmp_path, flag, values):
     for value in values:
-        done = script(GENERATOR, "--output_root", tmp_path, *(BASE + ["--dry_run", "{}={}".format(flag, value)]))
+        done = call(GENERATOR, "--output_root", tmp_path, *(BASE + ["--dry_run", "{}={}".format(flag, value)]))
         assert_one_line_error(done, flag, "got '")
 
 
 def test_num_nets_range_checks_both_values(tmp_path):
     for pair in (["0", "2"], ["2", "nan"], ["3", "2"], ["3", "3"]):
-        done = script(GENERATOR, "--output_root", tmp_path, *(BASE + ["--dry_run", "--numNetsRange"] + pair))
+        done = call(GENERATOR, "--output_root", tmp_path, *(BASE + ["--dry_run", "--numNetsRange"] + pair))
         assert_one_line_error(done, "--numNetsRange")
 
 
@@ -89,14 +98,14 @@ def test_num_nets_range_checks_both_values(tmp_path):
     (["--jetsonDevice", "Tx2", "--simulate", "orin"], ["--jetsonDevice Tx2 but this is orin"]),
 ])
 def test_bad_lists_and_combinations_are_one_line_errors(tmp_path, args, fragments):
-    done = script(GENERATOR, "--output_root", tmp_path, *(BASE + ["--dry_run"] + args))
+    done = call(GENERATOR, "--output_root", tmp_path, *(BASE + ["--dry_run"] + args))
     assert_one_line_error(done, *fragments)
 
 
 def test_start_idx_past_the_end_of_the_seeds_plan(tmp_path):
-    done = script(GENERATOR, "--output_root", tmp_path, *(SEED_DRY_RUN + ["--start_idx", "2046"]))
+    done = call(GENERATOR, "--output_root", tmp_path, *(SEED_DRY_RUN + ["--start_idx", "2046"]))
     assert_one_line_error(done, "--start_idx 2046 is past the plan's end: it has 2046 mappings (indices 0-2045)")
-    done = script(GENERATOR, "--output_root", tmp_path, *(SEED_DRY_RUN + ["--start_idx", "2045"]))
+    done = call(GENERATOR, "--output_root", tmp_path, *(SEED_DRY_RUN + ["--start_idx", "2045"]))
     assert done.returncode == 0 and "for 1 mappings" in done.stdout.splitlines()[-1]
 
 
@@ -107,10 +116,10 @@ def test_replay_log_of_another_board_than_jetson_device(tmp_path):
     log.write_text((corpus_line("orinnx16_jp5_datadog-agent.log", 1) + "\n") * 5)
     if replay_source(str(log)).board is None:
         pytest.skip("replay sources do not tell their board yet")
-    done = script(GENERATOR, "--output_root", tmp_path, *(BASE + ["--dry_run", "--jetsonDevice", "Tx2",
+    done = call(GENERATOR, "--output_root", tmp_path, *(BASE + ["--dry_run", "--jetsonDevice", "Tx2",
                                                                   "--replay", log]))
     assert_one_line_error(done, "--jetsonDevice Tx2 but this is orin (the replay telemetry)", "--replay")
-    done = script(GENERATOR, "--output_root", tmp_path, *(BASE + ["--dry_run", "--jetsonDevice", "Orin",
+    done = call(GENERATOR, "--output_root", tmp_path, *(BASE + ["--dry_run", "--jetsonDevice", "Orin",
                                                                   "--replay", log]))
     assert done.returncode == 0, done.stderr
 
@@ -148,8 +157,8 @@ def test_a_bad_second_image_stops_the_run_before_measuring(tmp_path):
 
 def test_a_file_of_another_plan_stops_the_run_before_measuring(tmp_path):
     root = tmp_path / "Dataset"
-    plan = [json.loads(line) for line in script(GENERATOR, "--output_root", root,
-                                                *(BASE + ["--dry_run"])).stdout.splitlines() if line.startswith("{")]
+    plan = [json.loads(line) for line in call(GENERATOR, "--output_root", root,
+                                              *(BASE + ["--dry_run"])).stdout.splitlines() if line.startswith("{")]
     folder = root / "Multinet" / "Mode1"
     folder.mkdir(parents=True)
     other = {"format_version": 1, "mapping": {"squeezenet1_0": {"17": "cpu"}}, "samplingDuration": 1.0,
@@ -169,7 +178,7 @@ def test_seed_dry_run_without_torch_gives_the_plan_made_with_torch(tmp_path):
     start = time.time()
     without = script(GENERATOR, "--output_root", tmp_path, *SEED_DRY_RUN, blocked=BLOCKED + ("PIL",))
     seconds = time.time() - start
-    with_torch = script(GENERATOR, "--output_root", tmp_path, *SEED_DRY_RUN, blocked=())
+    with_torch = call(GENERATOR, "--output_root", tmp_path, *SEED_DRY_RUN, blocked=())
     assert without.returncode == 0 and with_torch.returncode == 0, without.stderr + with_torch.stderr
     assert without.stdout == with_torch.stdout
     assert len([line for line in without.stdout.splitlines() if line.startswith("{")]) == 2046
@@ -298,7 +307,7 @@ def test_a_hostile_file_is_named_with_what_is_wrong_and_the_rest_processed(tmp_p
     bad = _mutated(valid_record(5), path, value)
     _write(str(folder), bad["file"], bad)
     _write(str(folder), valid_record(0, "A")["file"], valid_record(0, "A"))
-    done = script(POST, "--input_file_root", tmp_path / "Multinet")
+    done = call(POST, "--input_file_root", tmp_path / "Multinet")
     assert done.returncode == 0, done.stderr
     assert "{}: {}".format(os.path.join(str(folder), bad["file"]), message) in done.stderr
     out = tmp_path / "Multinet" / "Processed"
@@ -325,7 +334,7 @@ def test_files_that_are_not_json_objects_are_named_and_skipped(tmp_path, text, m
     with open(str(folder / name), "w", errors="surrogateescape") as handle:
         handle.write(text)
     _write(str(folder), valid_record(0, "A")["file"], valid_record(0, "A"))
-    done = script(POST, "--input_file_root", tmp_path / "Multinet")
+    done = call(POST, "--input_file_root", tmp_path / "Multinet")
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert "{}: {}".format(os.path.join(str(folder), name), message) in done.stderr
 
@@ -338,7 +347,7 @@ def test_a_nan_written_by_a_careless_tool_never_reaches_an_output(tmp_path):
     _write(str(folder), record["file"], json.dumps(record))  # json.dumps writes a bare NaN
     assert "NaN" in (folder / record["file"]).read_text()
     _write(str(folder), valid_record(0, "A")["file"], valid_record(0, "A"))
-    done = script(POST, "--input_file_root", tmp_path / "Multinet")
+    done = call(POST, "--input_file_root", tmp_path / "Multinet")
     assert done.returncode == 0 and record["file"] in done.stderr
     for path in glob.glob(str(tmp_path / "Multinet" / "Processed" / "Orin" / "**" / "*.json"), recursive=True):
         _strict_json(path)
@@ -350,11 +359,11 @@ def test_a_file_that_turns_bad_loses_its_stale_processed_copy(tmp_path):
     good, later_bad = valid_record(0, "A"), valid_record(4)
     for record in (good, later_bad):
         _write(str(folder), record["file"], record)
-    assert script(POST, "--input_file_root", tmp_path / "Multinet").returncode == 0
+    assert call(POST, "--input_file_root", tmp_path / "Multinet").returncode == 0
     out = tmp_path / "Multinet" / "Processed" / "Orin"
     assert sorted(os.listdir(str(out / "Mode1"))) == sorted([good["file"], later_bad["file"]])
     _write(str(folder), later_bad["file"], '{"truncated": ')
-    done = script(POST, "--input_file_root", tmp_path / "Multinet")
+    done = call(POST, "--input_file_root", tmp_path / "Multinet")
     assert done.returncode == 0 and later_bad["file"] in done.stderr
     assert os.listdir(str(out / "Mode1")) == [good["file"]]
     with open(str(out / "Mode1.csv")) as handle:
@@ -370,10 +379,10 @@ def test_output_root_that_would_overwrite_or_mix_raw_files(tmp_path):
     before = (folder / record["file"]).read_text()
     for out, message in ((raw, "is --input_file_root"), (folder / "Processed", "is inside the raw folder"),
                          (folder, "is inside the raw folder"), (tmp_path, "the raw folder")):
-        done = script(POST, "--input_file_root", raw, "--output_file_root", out)
+        done = call(POST, "--input_file_root", raw, "--output_file_root", out)
         assert_one_line_error(done, message)
         assert (folder / record["file"]).read_text() == before and os.listdir(str(folder)) == [record["file"]]
-    done = script(POST, "--input_file_root", raw, "--output_file_root", tmp_path / "elsewhere")
+    done = call(POST, "--input_file_root", raw, "--output_file_root", tmp_path / "elsewhere")
     assert done.returncode == 0, done.stderr
 
 
@@ -381,7 +390,7 @@ def test_output_root_that_would_overwrite_or_mix_raw_files(tmp_path):
     (["--orinModes", "nan"], "--orinModes"), (["--tx2Modes", "-1"], "--tx2Modes"), (["--xavierModes", "1.5"],
                                                                                     "--xavierModes")])
 def test_post_processing_mode_numbers(tmp_path, args, fragment):
-    assert_one_line_error(script(POST, "--input_file_root", tmp_path, *args), fragment)
+    assert_one_line_error(call(POST, "--input_file_root", tmp_path, *args), fragment)
 
 
 def test_hostile_values_stay_finite_in_the_csv(tmp_path):
@@ -393,7 +402,7 @@ def test_hostile_values_stay_finite_in_the_csv(tmp_path):
     for stage in record["networks"]["alexnet"]["stages"]:
         stage.update(infCount=0, inf_times_s=[], transfer_times_s=[])
     _write(str(folder), record["file"], record)
-    done = script(POST, "--input_file_root", tmp_path / "Multinet")
+    done = call(POST, "--input_file_root", tmp_path / "Multinet")
     assert done.returncode == 0, done.stderr
     sample = _strict_json(str(tmp_path / "Multinet" / "Processed" / "Orin" / "Mode1" / record["file"]))
     assert sample["stageSummary"]["alexnet"]["cpu"]["avgInfTime"] is None

@@ -78,6 +78,24 @@ def test_mode_json_is_the_seed_shape_with_exact_means(dataset):
     assert toy["latency"] == {"0": pytest.approx(0.02), "1": pytest.approx(0.002)}
 
 
+def test_the_tidy_frame_holds_every_sample_once_with_its_labels(dataset):
+    from layer_stats.layerwise.postprocess import COLUMNS, samples_frame
+
+    frame, problems = samples_frame(dataset)
+    assert list(frame.columns) == list(COLUMNS) and len(problems) == 2  # broken, future
+    assert frame["kind"].value_counts().to_dict() == {"power": 13, "latency": 11, "idle": 4}
+    window = frame.loc[(frame["kind"] == "power") & (frame["image"] == "img1") & (frame["layer"] == "0")]
+    assert window["value"].tolist() == [1000, 2000, 2200, 2400, 9000]
+    # by timestamp, (100.2, 100.8]: the first and last samples, not the one the raw file flags
+    assert window["boundary"].tolist() == [True, False, False, False, True]
+    assert set(window["line"]) == {1} and set(window["key"]) == {"VDD_SYS_CPU_mW"}
+    idle = frame.loc[frame["kind"] == "idle"].sort_values(["image", "layer"])
+    assert idle["value"].tolist() == [500, 500, 700, 700] and idle["t_s"].isna().all()
+    latency = frame.loc[(frame["kind"] == "latency") & (frame["network"] == "toynet") & (frame["layer"] == "model")]
+    assert latency["value"].tolist() == [0.025, 0.027, 0.026] and latency["parameter"].isna().all()
+    assert set(frame.loc[frame["network"] == "gpunet", "device"]) == {"gpu"}
+
+
 def test_corrupt_and_newer_files_are_named_and_skipped(dataset):
     done = process("--input_root", dataset)
     assert done.returncode == 0

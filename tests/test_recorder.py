@@ -171,14 +171,14 @@ def test_child_dies_with_a_sigkilled_parent_even_when_silent():
     the kernel's parent-death signal, not a broken pipe, ends it."""
     quiet = [sys.executable, "-c", "import time; print('RAM 1/2MB', flush=True); time.sleep(120)"]
     parent_code = (
-        "import sys, time\n"
-        "sys.path.insert(0, {root!r})\n"
+        "import time\n"
         "from layer_stats.tegrastats.recorder import Recorder\n"
         "from layer_stats.tegrastats.sources import Source\n"
         "rec = Recorder(Source('tegrastats', {argv!r}, None, 'x', True)).start()\n"
         "print(rec.pid, flush=True)\n"
-        "time.sleep(120)\n").format(root=ROOT, argv=quiet)
-    parent = subprocess.Popen([sys.executable, "-c", parent_code], stdout=subprocess.PIPE, universal_newlines=True)
+        "time.sleep(120)\n").format(argv=quiet)
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], cwd=ROOT, stdout=subprocess.PIPE,
+                              universal_newlines=True)
     try:
         child = int(parent.stdout.readline())
         assert alive(child)

@@ -21,7 +21,7 @@ from conftest import ROOT, child, corpus_line, signal_and_wait, simulators
 from layer_stats.cli import run
 from layer_stats.errors import DnnStatsError, Interrupted
 from layer_stats.lifecycle import STOP_SIGNALS, stop_on_signals
-from layer_stats.tegrastats import parse
+from layer_stats.tegrastats import grammar, parse
 
 
 def sigterm_on_first_call(monkeypatch, owner, name):
@@ -120,67 +120,12 @@ def test_handlers_are_restored_after_a_block_left_normally_or_by_error():
     assert handlers() == before
 
 
-# -- tracked runs: the cleanup runs whole -------------------------------------------
-
-
-def _tracked(cleanup, body=lambda: None):
-    from layer_stats.runfile import tracked_run
-
-    with tracked_run(cleanup):
-        body()
-
-
-def test_tracked_run_marks_a_stop_interrupted():
-    statuses = []
-
-    def body():
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.5)
-        raise AssertionError("not stopped")
-
-    assert_stopped(_tracked, statuses.append, body)
-    assert statuses == ["interrupted"]
-
-
-def test_a_stop_during_the_cleanup_waits_for_its_end():
-    done = []
-
-    def cleanup(status):
-        os.kill(os.getpid(), signal.SIGTERM)
-        done.append(status)  # reached: the signal is held until the cleanup returns
-
-    before = handlers()
-    with pytest.raises(Interrupted) as info:
-        _tracked(cleanup)
-    assert info.value.signum == signal.SIGTERM and done == ["finished"] and handlers() == before
-
-
-def test_a_failing_cleanup_does_not_replace_the_stop(caplog):
-    def cleanup(status):
-        raise OSError(28, "No space left on device")
-
-    def body():
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.5)
-
-    assert_stopped(_tracked, cleanup, body)
-    assert "No space left on device" in caplog.text
-
-
-def test_a_failing_cleanup_of_a_finished_run_is_raised():
-    def cleanup(status):
-        raise OSError(28, "No space left on device")
-
-    with pytest.raises(OSError):
-        _tracked(cleanup)
-
-
 # -- the tegrastats parser and logging ------------------------------------------
 
 
 def test_stop_inside_the_parser_is_not_an_unparsed_entry(monkeypatch):
     line = corpus_line("tx2_jp4_ssaraff98-tegrastats-parser.log")
-    calls = sigterm_on_first_call(monkeypatch, parse, "_token")
+    calls = sigterm_on_first_call(monkeypatch, grammar, "_token")
     assert_stopped(parse.LineParser().parse, line)
     assert calls == [1]
 
@@ -188,7 +133,7 @@ def test_stop_inside_the_parser_is_not_an_unparsed_entry(monkeypatch):
 def test_stop_inside_parse_file(monkeypatch, tmp_path):
     log = tmp_path / "tx2.log"
     log.write_text(corpus_line("tx2_jp4_ssaraff98-tegrastats-parser.log") + "\n")
-    sigterm_on_first_call(monkeypatch, parse, "_read_tokens")
+    sigterm_on_first_call(monkeypatch, parse, "read_tokens")
     assert_stopped(lambda: list(parse.parse_file(str(log))))
 
 
@@ -348,7 +293,7 @@ def test_stop_inside_an_idle_baseline_stops_the_telemetry_child(monkeypatch):
     from layer_stats.tegrastats.sources import simulated_source
 
     reader = SampleReader(resolve_params("tx2", ["VDD_SYS_CPU"]))
-    sigterm_on_first_call(monkeypatch, parse, "_token")  # the reader parses the window's lines
+    sigterm_on_first_call(monkeypatch, grammar, "_token")  # the reader parses the window's lines
     recorder = Recorder(simulated_source("tx2", 50, seed=11))
 
     def window():

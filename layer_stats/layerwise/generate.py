@@ -1,17 +1,18 @@
 """The layer-wise dataset run: every (network, image) on one device, latency and/or power
 per layer, written as raw files under ``<output_root>/LayerStats/Mode{m}/``.
 
-:func:`run_layerwise` takes a :class:`LayerwiseOptions` and a telemetry
+:func:`measure_layers` takes a :class:`LayerwiseOptions` and a telemetry
 :class:`~layer_stats.tegrastats.sources.Source`.  Order of work:
 
-1. check the options, the models, the images (decoded once), the weights, the
-   files already there and the mode (``nvpmodel -q``), and that the output
-   root is writable and no other run holds it (:class:`~.fsutil.OutputLock`);
-2. write ``run-<UTC start>.json`` (status ``running``) and ``Mode{m}.conf``;
-3. start one recorder for the whole run (``eval_tgr`` only);
-4. per network: build, split, move to the device; per image: preprocess
+1. check the options, the models, the images (decoded once) and the weights;
+2. open a :class:`~layer_stats.session.RunSession`: the mode (``nvpmodel -q``),
+   an output root that is writable and no other run holds, stop signals;
+3. check the files already there;
+4. start one recorder for the whole run (``eval_tgr`` only), then write
+   ``run-<UTC start>.json`` (status ``running``) and ``Mode{m}.conf``;
+5. per network: build, split, move to the device; per image: preprocess
    once, compute every layer's input once, then latency and power files;
-5. rewrite the run file with the end time, status and the clocks seen.
+6. the session rewrites the run file with the end time, status and the clocks seen.
 
 Files appear atomically, so rerunning the same command resumes: a raw file
 that exists and reads as a finished file is skipped; one that does not
@@ -28,26 +29,22 @@ from . import layout
 from .raw import FORMAT_VERSION, RUN_SETTINGS, check_file, write_lines
 from ..devices import check_devices
 from ..errors import DnnStatsError
-from ..fsutil import OutputLock, check_writable, set_aside
-from ..nvpmodel import check_mode, query_mode
+from ..fsutil import set_aside
 from ..progress import Progress
-from ..runfile import RunFile, tracked_run
 from ..runmeta import UNAVAILABLE
-from ..tegrastats.simulate import GpuLoadHint
+from ..session import RunSession
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LayerwiseOptions", "run_layerwise", "planned_files"]
+__all__ = ["LayerwiseOptions", "measure_layers", "planned_files", "check_options"]
 
 #: Options of a run (units in the names).  ``models``: list of names;
-#: ``images``: list of paths; ``tgr_params``: list of names or None (board default);
-#: ``gpu_load_file``: where to tell the simulator that CUDA work runs (None: don't).
+#: ``images``: list of paths; ``tgr_params``: list of names or None (board default).
 LayerwiseOptions = collections.namedtuple("LayerwiseOptions", [
     "mode", "device", "models", "images", "granularity", "batch_size", "weights",
     "eval_latency", "lt_smpl_count", "lt_warmup",
     "eval_tgr", "tgr_params", "tgr_interval_ms", "tgr_smpl_duration_s", "tgr_smpl_boundary_s",
-    "idle_s", "settle_timeout_s", "output_root", "force_mode", "sys_root", "args", "gpu_load_file"])
-LayerwiseOptions.__new__.__defaults__ = (None,)
+    "idle_s", "settle_timeout_s", "output_root", "force_mode", "sys_root", "args"])
 
 
 def _kinds(opts):
@@ -109,72 +106,79 @@ def check_options(opts, dry_run=False):
             weights_file(network, str(opts.weights))
 
 
-class _Run(object):
-    """State of one run: metadata, recorder, counts."""
+class _LayerMeasurer(object):
+    """What one layer-wise run measures with: the options, its session (telemetry, run
+    file), the sample reader, and the files written and skipped."""
 
-    def __init__(self, opts, source):
-        self.opts, self.source = opts, source
-        self.recorder, self.reader, self.board, self.params = None, None, source.board if source else None, []
+    def __init__(self, opts, session):
+        self.opts, self.session = opts, session
+        self.reader = None
         self.written, self.skipped = [], []
-        self.meta = {}
-        self.runfile = None
-        self.gpu_hint = GpuLoadHint(opts.gpu_load_file)
 
-    # -- metadata -------------------------------------------------------------
-    def begin(self, mode_status, queried):
+    def start(self):
+        """Start the telemetry (``eval_tgr`` only), then write the run file."""
+        from ..measure.power import SampleReader
+
         opts = self.opts
-        self.runfile = RunFile(layout.mode_dir(opts.output_root, opts.mode), "layerwise", opts.mode, self.source,
-                               self.board, queried, mode_status, opts.sys_root)
-        self.meta = self.runfile.begin(
-            device=opts.device, models=list(opts.models), images=[os.path.basename(p) for p in opts.images],
-            granularity=opts.granularity, args=opts.args or {})
+        if opts.eval_tgr:
+            self.session.start_telemetry(["gpu" if self.on_gpu else "cpu"], opts.tgr_params)
+            self.reader = SampleReader(self.session.params)
+        self.session.begin(closing=self.closing_keys, device=opts.device, models=list(opts.models),
+                           images=[os.path.basename(p) for p in opts.images], granularity=opts.granularity,
+                           args=opts.args or {})
 
-    def finish(self, status, clocks):
-        self.runfile.finish(status, board=self.board or UNAVAILABLE, tgr_params=[p.name for p in self.params],
-                            files_written=len(self.written), files_skipped=len(self.skipped),
-                            clocks_seen_MHz={k: list(v) for k, v in sorted(clocks.items())})
+    @property
+    def on_gpu(self):
+        return str(self.opts.device).startswith("cuda")
+
+    def closing_keys(self):
+        """The run file's keys at the end: counts and the clocks seen (MHz)."""
+        clocks = self.reader.clocks if self.reader is not None else {}
+        return dict(files_written=len(self.written), files_skipped=len(self.skipped),
+                    clocks_seen_MHz={k: list(v) for k, v in sorted(clocks.items())})
 
     # -- labels every raw line carries -------------------------------------------
     def label(self, network, image, layer, name):
         return {"format_version": FORMAT_VERSION, "network": network, "image": image,
                 "device": self.opts.device, "layer": layer, "name": name, "batch_size": self.opts.batch_size,
-                "granularity": self.opts.granularity, "telemetry": self.meta.get("telemetry"),
-                "board": self.board or UNAVAILABLE}
+                "granularity": self.opts.granularity, "telemetry": self.session.meta.get("telemetry"),
+                "board": self.session.board or UNAVAILABLE}
 
 
-def _latency_lines(run, network, image, chain, inputs, model, model_input):
+def _latency_lines(measurer, network, image, chain, inputs, model, model_input):
     from ..measure.latency import time_runs
 
-    opts = run.opts
+    opts = measurer.opts
     lines = []
     for index, (layer, arg) in enumerate(zip(chain.layers, inputs)):
-        line = run.label(network, image, index, chain.names[index])
+        line = measurer.label(network, image, index, chain.names[index])
         line.update(input_shape=list(arg.shape), warmup=opts.lt_warmup,
                     samples_s=time_runs(layer, arg, opts.lt_smpl_count, opts.lt_warmup, opts.device))
         lines.append(line)
-    line = run.label(network, image, "model", "whole model")
+    line = measurer.label(network, image, "model", "whole model")
     line.update(input_shape=list(model_input.shape), warmup=opts.lt_warmup,
                 samples_s=time_runs(model, model_input, opts.lt_smpl_count, opts.lt_warmup, opts.device))
     lines.append(line)
     return lines
 
 
-def _power_lines(run, network, image, chain, inputs, reader):
+def _power_lines(measurer, network, image, chain, inputs):
     from ..measure.power import idle_baseline, run_for, wait_until_idle
 
-    opts = run.opts
+    opts, session, reader = measurer.opts, measurer.session, measurer.reader
+    recorder = session.recorder
     boundary, duration = opts.tgr_smpl_boundary_s, opts.tgr_smpl_duration_s
-    idle = idle_baseline(run.recorder, reader, opts.idle_s)
+    idle = idle_baseline(recorder, reader, opts.idle_s)
     lines = []
     for index, (layer, arg) in enumerate(zip(chain.layers, inputs)):
-        with run.gpu_hint.busy():
+        with session.gpu_busy(1.0 if measurer.on_gpu else 0.0):
             t_start, t_end, iterations = run_for(layer, arg, boundary + duration + boundary, opts.device)
-        run.recorder.wait_past(t_end)
-        samples = reader.read(run.recorder.window(t_start, t_end, include_next=True), t_start, t_end, boundary)
-        settled, settle_s = wait_until_idle(run.recorder, reader, idle["values"], opts.settle_timeout_s)
+        recorder.wait_past(t_end)
+        samples = reader.read(recorder.window(t_start, t_end, include_next=True), t_start, t_end, boundary)
+        settled, settle_s = wait_until_idle(recorder, reader, idle["values"], opts.settle_timeout_s)
         if not settled:
             logger.warning("%s layer %d: power not back near idle after %.1f s (going on)", network, index, settle_s)
-        line = run.label(network, image, index, chain.names[index])
+        line = measurer.label(network, image, index, chain.names[index])
         line.update(params=reader.keys, t_start=round(t_start, 6), t_end=round(t_end, 6), boundary_s=boundary,
                     duration_s=duration, iterations=iterations, samples=samples, idle=idle,
                     settle_s=settle_s, settled=settled)
@@ -199,17 +203,17 @@ def _prepare(opts, network):
     return model, chain
 
 
-def _measure_network(run, network, planned, progress):
+def _measure_network(measurer, network, planned, progress):
     """Measure the ``planned`` files (``planned_files`` entries) of ``network``."""
     from ..models.inputs import image_key, load_batch
     from ..models.split import chain_inputs
 
-    opts = run.opts
+    opts = measurer.opts
     todo = []
     for path, kind, _, image, state in planned:
         if state == "done":
             logger.info("%s exists: skipping (finished by an earlier run)", path)
-            run.skipped.append(path)
+            measurer.skipped.append(path)
             progress.update()
         else:
             todo.append((image, kind, path, state))
@@ -227,53 +231,35 @@ def _measure_network(run, network, planned, progress):
         for kind, path, state in kinds:
             logger.info("%s %s %s: measuring %s", network, key, opts.device, kind)
             if kind == "latency":
-                lines = _latency_lines(run, network, key, chain, inputs, model, batch)
+                lines = _latency_lines(measurer, network, key, chain, inputs, model, batch)
             else:
-                lines = _power_lines(run, network, key, chain, inputs, run.reader)
+                lines = _power_lines(measurer, network, key, chain, inputs)
             if state == "redo" and os.path.exists(path):
                 logger.warning("%s set aside as %s", path, os.path.basename(set_aside(path)))
             write_lines(path, lines)
-            run.written.append(path)
+            measurer.written.append(path)
             progress.update()
 
 
-def run_layerwise(opts, source):
-    """Run the layer-wise measurements; returns the run metadata dict.
+def measure_layers(opts, source):
+    """Measure every planned layer-wise raw file not there yet; returns the run file's metadata.
 
-    Raises DnnStatsError for bad options (see :func:`check_options`), files of
-    other settings already there, an output root that is not writable or held by
-    another run, or a mode mismatch; TelemetryError if the telemetry child fails;
-    Interrupted on SIGINT/SIGTERM/SIGHUP (after the run file is marked
-    ``interrupted`` and the recorder stopped).
+    ``source``: the telemetry Source (None for latency only).  Raises DnnStatsError for
+    bad options (see :func:`check_options`), files of other settings already there,
+    an output root that is not writable or held by another run, or a mode mismatch;
+    TelemetryError if the telemetry child fails; Interrupted on SIGINT/SIGTERM/SIGHUP
+    (after the run file is marked ``interrupted`` and the recorder stopped).
     """
-    from ..measure.power import SampleReader
-    from ..tegrastats.start import start_telemetry
-
     check_options(opts)
-    check_writable(opts.output_root)
-    with OutputLock(opts.output_root):
+    folder = layout.mode_dir(opts.output_root, opts.mode)
+    with RunSession("layerwise", opts.output_root, folder, opts.mode, source, opts.force_mode,
+                    opts.sys_root) as session:
         plan = planned_files(opts, source.board if source is not None else None)
-        queried = query_mode()
-        mode_status = check_mode(opts.mode, queried, opts.force_mode)
-        run = _Run(opts, source)
-
-        def cleanup(status):
-            if run.recorder is not None:
-                run.recorder.stop()
-            run.gpu_hint.remove()
-            if run.runfile is not None:
-                run.finish(status, run.reader.clocks if run.reader is not None else {})
-
-        with tracked_run(cleanup):
-            if opts.eval_tgr:
-                role = "gpu" if str(opts.device).startswith("cuda") else "cpu"
-                run.recorder, run.board, run.params = start_telemetry(source, [role], opts.tgr_params,
-                                                                      opts.sys_root)
-                run.reader = SampleReader(run.params)
-            run.begin(mode_status, queried)
-            progress = Progress("layer-wise Mode{} {}".format(opts.mode, opts.device), total=len(plan), unit="file")
-            for network in opts.models:
-                _measure_network(run, network, [entry for entry in plan if entry[2] == network], progress)
-            progress.close()
-    logger.info("done: %d files written, %d skipped (already there)", len(run.written), len(run.skipped))
-    return run.meta
+        measurer = _LayerMeasurer(opts, session)
+        measurer.start()
+        progress = Progress("layer-wise Mode{} {}".format(opts.mode, opts.device), total=len(plan), unit="file")
+        for network in opts.models:
+            _measure_network(measurer, network, [entry for entry in plan if entry[2] == network], progress)
+        progress.close()
+    logger.info("done: %d files written, %d skipped (already there)", len(measurer.written), len(measurer.skipped))
+    return session.meta

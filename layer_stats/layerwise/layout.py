@@ -4,7 +4,7 @@
 
     <output_root>/LayerStats/Mode{m}/
         run-<UTC start>.json                 run metadata, one per run
-        run-<UTC start>.log                  the run's log (default --log_file)
+        layerwise.log                        the runs' log, appended (default --log_file)
         Mode{m}.conf                         the mode's block of /etc/nvpmodel.conf
         {cpu|gpu}/{power|latency}/{network}/{image}.jsonl   raw files, one layer per line
 

@@ -19,6 +19,9 @@ first sample after it), ``idle`` ({``t_start``, ``t_end``, ``n``, ``lead_s``,
 ``values``: {key: mean}}, the baseline taken before the network, after an
 unmeasured lead), ``settle_s`` and
 ``settled`` (the wait for power to return near idle after the layer).
+
+The generator imports this module on the board: it needs the standard library only
+(no pandas or numpy; tests/test_measurement_path.py runs it with both unimportable).
 """
 import json
 

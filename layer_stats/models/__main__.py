@@ -11,7 +11,7 @@ writes nothing and exits 1 if the shipped table disagrees with this torchvision.
 import json
 import sys
 
-from ..cli import ArgumentParser, add_logging_args, describe, number, run, setup_logging
+from ..cli import ArgumentParser, add_logging_args, command_name, describe, number, run, setup_logging
 from ..fsutil import atomic_write
 from .check import TOLERANCE, check_models
 from .layer_table import TABLE_FILE, load_table, make_table, table_text
@@ -20,7 +20,7 @@ from .split import GRANULARITIES
 
 
 def _parser():
-    parser = ArgumentParser(prog="python3 -m layer_stats.models", description=describe(__doc__))
+    parser = ArgumentParser(prog=command_name("layer_stats.models"), description=describe(__doc__))
     sub = parser.add_subparsers(dest="command")
     sub.required = True
     check = sub.add_parser("check", help="split models into layer chains and compare with the whole model")
@@ -100,5 +100,10 @@ def main(argv):
     return _table(args) if args.command == "table" else _check(args)
 
 
-if __name__ == "__main__":
+def console():
+    """Console-script entry point, ``dnn-stats-models`` (see pyproject.toml)."""
     run(main)
+
+
+if __name__ == "__main__":
+    console()

@@ -1,7 +1,8 @@
 """Input images: find them, and turn them into a normalised batch once, before any timing.
 
-Names in ``--imgs`` are looked up in ``data/imagenet`` unless they are paths
-that exist.  Preprocessing is the ImageNet one (resize 256, centre crop 224,
+Names in ``--imgs`` are looked up in ``data/imagenet`` (:data:`~layer_stats.paths.IMAGE_DIR`:
+the checkout's, or the installed package's copy) unless they are paths that
+exist.  Preprocessing is the ImageNet one (resize 256, centre crop 224,
 normalise with the ImageNet mean/std); it is never part of a measured layer.
 :func:`find_images` needs no torch or PIL (the dry runs use it);
 :func:`check_images` decodes every image once, before anything is measured.

@@ -63,8 +63,8 @@ def _torchvision_models():
     try:
         import torchvision.models as tvm
     except ImportError:
-        raise DnnStatsError("torchvision is not installed: install the torch and torchvision wheels "
-                            "for this board (see README.md, 'Install')")
+        raise DnnStatsError("torchvision is not installed: install torch and torchvision (on a Jetson, NVIDIA's "
+                            "JetPack wheels; elsewhere: pip install torch torchvision)")
     return tvm
 
 

@@ -17,7 +17,8 @@ if __name__ == "__main__" and not __package__:  # run by path, as the seed does:
 from layer_stats.cli import (MAX_MODE, ArgumentParser, add_logging_args, describe, number, run,  # noqa: E402
                              setup_logging, split_list)
 from layer_stats.layerwise.layout import layer_root, modes_found  # noqa: E402
-from layer_stats.layerwise.postprocess import collect, mode_json, provenance, tidy_rows  # noqa: E402
+from layer_stats.layerwise.postprocess import (layer_table, mode_json, provenance,  # noqa: E402
+                                              recorded_parameters, samples_frame, summarise)
 from layer_stats.tables import csv_text, json_text  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import atomic_write, check_writable  # noqa: E402
@@ -64,25 +65,26 @@ def main(argv):
     out_root = args.output_root or os.path.join(args.input_root, "Processed")
     _check_out_root(out_root, args.input_root)
     params = split_list(args.params)
-    layers, problems = collect(args.input_root, modes)
+    frame, problems = samples_frame(args.input_root, modes)
     for problem in problems:
         logger.warning("skipped %s", problem)
     if params:
-        recorded = {p for layer in layers.values() for p in layer.params}
+        recorded = recorded_parameters(frame)
         unknown = [p for p in params if p not in recorded]
         if unknown:
             raise DnnStatsError("parameter {} not in the raw data: use one of {}".format(
-                ", ".join(unknown), ", ".join(sorted(recorded)) or "(no power data)"))
+                ", ".join(unknown), ", ".join(recorded) or "(no power data)"))
+    summary = summarise(frame)
     for mode in modes:
-        data = mode_json(layers, mode, params)
+        data = mode_json(summary, mode, params)
         path = os.path.join(out_root, "Mode{}.json".format(mode))
         atomic_write(path, json_text(data))
         atomic_write(os.path.join(out_root, "Mode{}.provenance.json".format(mode)),
-                     json_text(provenance(layers, mode), indent=1))
+                     json_text(provenance(frame, mode), indent=1))
         logger.info("wrote %s (%d networks)", path, len(data))
-    rows = tidy_rows(layers, modes, params)
-    atomic_write(os.path.join(out_root, "LayerStats.csv"), csv_text(rows))
-    logger.info("wrote %s (%d rows)", os.path.join(out_root, "LayerStats.csv"), len(rows))
+    table = layer_table(summary, params)
+    atomic_write(os.path.join(out_root, "LayerStats.csv"), csv_text(table))
+    logger.info("wrote %s (%d rows)", os.path.join(out_root, "LayerStats.csv"), len(table))
     if problems:
         sys.stderr.write("{} raw file(s) skipped as unreadable: {}\n".format(
             len(problems), "; ".join(problems)))

@@ -20,7 +20,6 @@ from layer_stats.cli import (MAX_MODE, MAX_SECONDS, ArgumentParser, add_logging_
 from layer_stats.layerwise import layout  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import check_folder, check_writable  # noqa: E402
-from layer_stats.tegrastats.simulate import GPU_LOAD_FILE  # noqa: E402
 from layer_stats.tegrastats.sources import source_from_args  # noqa: E402
 
 logger = logging.getLogger("layer_stats.generator")
@@ -74,13 +73,6 @@ def _inputs(args, images):
     return list(images) + [AVAILABLE_FILE, args.replay, args.weights, args.tegrastats]
 
 
-def _gpu_load_file(args):
-    """Where the simulator learns that CUDA work runs (None off the simulator or on the CPU)."""
-    if args.simulate and args.device == "cuda":
-        return os.path.join(layout.mode_dir(args.output_root, args.mode), GPU_LOAD_FILE)
-    return None
-
-
 def options_from_args(args):
     """Check ``args`` and turn them into :class:`LayerwiseOptions` (imports torch)."""
     from layer_stats.layerwise.generate import LayerwiseOptions
@@ -98,8 +90,7 @@ def options_from_args(args):
         eval_tgr=args.eval_tgr or both, tgr_params=split_list(args.tgr_params), tgr_interval_ms=args.tgr_interval,
         tgr_smpl_duration_s=args.tgr_smpl_duration, tgr_smpl_boundary_s=args.tgr_smpl_boundary,
         idle_s=args.idle_duration, settle_timeout_s=args.settle_timeout, output_root=args.output_root,
-        force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args),
-        gpu_load_file=_gpu_load_file(args))
+        force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args))
 
 
 def main(argv):
@@ -110,10 +101,10 @@ def main(argv):
     # a dry run checks a simulator or replay source (it needs no tegrastats)
     source = None
     if eval_tgr and (not args.dry_run or args.simulate or args.replay):
-        source = source_from_args(args, args.tgr_interval, _gpu_load_file(args))
+        source = source_from_args(args, args.tgr_interval)
         _check_params(args, source)
     opts = options_from_args(args)
-    from layer_stats.layerwise.generate import check_options, planned_files, run_layerwise
+    from layer_stats.layerwise.generate import check_options, measure_layers, planned_files
 
     if args.dry_run:
         check_options(opts, dry_run=True)
@@ -130,7 +121,7 @@ def main(argv):
     setup_logging(args.log_level, log_file)
     if not (args.eval_latency or args.eval_tgr):
         logger.info("neither --eval_latency nor --eval_tgr given: measuring both")
-    run_layerwise(opts, source)
+    measure_layers(opts, source)
     return 0
 
 

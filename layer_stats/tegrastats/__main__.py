@@ -17,8 +17,8 @@ import os
 import sys
 import time
 
-from ..cli import (MAX_INTERVAL_MS, MAX_SECONDS, ArgumentParser, add_logging_args, add_telemetry_args, describe,
-                   number, positive, run, setup_logging)
+from ..cli import (MAX_INTERVAL_MS, MAX_SECONDS, ArgumentParser, add_logging_args, add_telemetry_args,
+                   command_name, describe, number, positive, run, setup_logging)
 from ..clock import monotonic
 from ..errors import DnnStatsError, Interrupted
 from ..fsutil import AtomicFile, chown_to_invoker, ensure_dir
@@ -184,7 +184,7 @@ def cmd_params(args):
 
 
 def build_parser():
-    parser = ArgumentParser(prog="python3 -m layer_stats.tegrastats", description=describe(__doc__))
+    parser = ArgumentParser(prog=command_name("layer_stats.tegrastats"), description=describe(__doc__))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -230,5 +230,10 @@ def main(argv):
     return args.func(args)
 
 
-if __name__ == "__main__":
+def console():
+    """Console-script entry point, ``dnn-stats-tegrastats`` (see pyproject.toml)."""
     run(main)
+
+
+if __name__ == "__main__":
+    console()

@@ -10,13 +10,15 @@ Where the values come from (see also README "Simulated telemetry"):
   lfb from /proc/buddyinfo; SWAP from /proc/meminfo, omitted when the host
   has none (as tegrastats does).
 - GPU: this host has no Jetson GPU.  GR3D load is read from ``gpu_load_file``
-  (a number 0..1 that the layer runner writes while it runs work on CUDA),
-  else 0; its clock is the board's maximum while loaded, else its minimum.
+  (a number 0..1 that a measuring run writes while it runs work on the GPU,
+  see :class:`GpuLoadHint`), else 0; its clock is the board's maximum while loaded, else its minimum.
 - Rails: ``idle + cpu_mW * cpu_load + gpu_mW * gpu_load`` per rail from the
   board table (``cpu_load`` = mean core load weighted by clock/max clock),
   times ``1 + N(0, 2%)`` noise; an input rail is ``(fixed + sum of rails) /
   efficiency``.  ``avg`` is the mean since the simulator started, as
-  tegrastats prints it; JetPack 7 boards also print the running max.
+  tegrastats prints it; a board whose table says ``rail_values`` 3 also gets the
+  running max (JetPack 7 prints cur/avg/max on AGX Orin), but every board served
+  today prints two values, Thor included.
 - Temperatures: ``30 C + 1.5 C/W * total power`` per sensor, approached with a
   20 s time constant, rounded to the board's sensor step.
 
@@ -203,15 +205,19 @@ class Simulator(object):
 
 
 class GpuLoadHint(object):
-    """The runner's side of ``gpu_load_file``: tells the simulator the GPU load while work runs.
+    """The measuring side of ``gpu_load_file``: tells the simulator the GPU load while work runs.
 
-    ``path`` None makes every call a no-op (real tegrastats sees the GPU itself).
-    Runners keep the file in their output folder as :data:`GPU_LOAD_FILE` and
-    remove it at the end.
+    ``path`` None makes every call a no-op (real tegrastats and a replayed log see
+    no hint).  A run keeps the file in its output folder as :data:`GPU_LOAD_FILE`
+    (see :meth:`~layer_stats.tegrastats.sources.Source.following_gpu_load`) and
+    removes it at its start (a killed run may have left a load in it) and end.
+    A load already shown is not written again: a run that never loads the GPU
+    never creates the file, which the simulator reads as 0.
     """
 
     def __init__(self, path=None):
         self.path = path
+        self._shown = 0
 
     @contextlib.contextmanager
     def busy(self, load=1.0):
@@ -223,10 +229,12 @@ class GpuLoadHint(object):
             self._write(0)
 
     def _write(self, load):
-        if self.path:
+        if self.path and load != self._shown:
             atomic_write(self.path, "{}\n".format(load))
+            self._shown = load
 
     def remove(self):
-        """Delete the file (at the end of a run)."""
+        """Delete the file (at the start and end of a run): the simulator shows 0 again."""
         if self.path and os.path.exists(self.path):
             os.unlink(self.path)
+        self._shown = 0

@@ -10,6 +10,10 @@ process, so the recorder and everything downstream take the same path:
   end unless ``loop``).  The log is checked first (:func:`replay_source`), and
   the source's ``board`` is the board that recorded it, so data is filed as
   that board whatever host replays it.
+
+The simulator cannot see the work a run puts on a GPU: a run tells it through a
+file (:meth:`Source.following_gpu_load`, :meth:`Source.gpu_load_hint`); the
+other kinds see the real load, or none, and get a hint that does nothing.
 """
 import os
 import shutil
@@ -20,16 +24,42 @@ from ..errors import TelemetryError
 from .boards import board_names
 from .detect import board_from_samples, resolve_board
 from .logcheck import check_log
+from .simulate import GPU_LOAD_FILE, GpuLoadHint
 
 __all__ = ["Source", "find_tegrastats", "tegrastats_source", "simulated_source", "replay_source",
            "source_from_args", "require_log", "KINDS", "REPLAY_MIN_LINES"]
 
-#: ``kind``: tegrastats, simulated or replay; ``argv``: the child's command line;
-#: ``board``: the board key where known (None for real tegrastats until detected;
-#: for a replay, the board whose rails the log shows, None if they do not tell);
-#: ``detail``: binary path, board or log path, for run metadata; ``endless``:
-#: False when the child ends by itself (a replay without loop).
-Source = namedtuple("Source", "kind argv board detail endless")
+class Source(namedtuple("Source", "kind argv board detail endless gpu_load_file")):
+    """Where telemetry comes from.
+
+    ``kind``: tegrastats, simulated or replay; ``argv``: the child's command line;
+    ``board``: the board key where known (None for real tegrastats until detected;
+    for a replay, the board whose rails the log shows, None if they do not tell);
+    ``detail``: binary path, board or log path, for run metadata; ``endless``:
+    False when the child ends by itself (a replay without loop); ``gpu_load_file``:
+    the file the simulator takes its GPU load from (None: no such file, default).
+    """
+    __slots__ = ()
+
+    def following_gpu_load(self, folder):
+        """This source, for a run writing into ``folder``: the simulator takes its GPU load
+        from ``folder/.simulated_gpu_load`` (:data:`~.simulate.GPU_LOAD_FILE`, absolute);
+        real tegrastats and a replay are returned unchanged."""
+        if self.kind != "simulated":
+            return self
+        path = os.path.join(os.path.abspath(folder), GPU_LOAD_FILE)
+        argv = list(self.argv)
+        if "--gpu_load_file" in argv:  # following another folder's file: follow this one instead
+            del argv[argv.index("--gpu_load_file"):argv.index("--gpu_load_file") + 2]
+        return self._replace(argv=argv + ["--gpu_load_file", path], gpu_load_file=path)
+
+    def gpu_load_hint(self):
+        """The :class:`~.simulate.GpuLoadHint` a run tells this source the GPU load with
+        (one that does nothing unless :meth:`following_gpu_load` gave a file)."""
+        return GpuLoadHint(self.gpu_load_file)
+
+
+Source.__new__.__defaults__ = (None,)
 
 KINDS = ("tegrastats", "simulated", "replay")
 _FALLBACK_PATHS = ("/usr/bin/tegrastats", "/usr/sbin/tegrastats")
@@ -80,14 +110,12 @@ def tegrastats_source(interval_ms, binary=None):
     return Source("tegrastats", [path, "--interval", str(int(interval_ms))], None, path, True)
 
 
-def simulated_source(board, interval_ms, seed=None, gpu_load_file=None):
-    """The simulator for ``board``; with ``gpu_load_file`` its GPU load follows that file."""
+def simulated_source(board, interval_ms, seed=None):
+    """The simulator for ``board`` (its GPU idle unless :meth:`Source.following_gpu_load`)."""
     board = resolve_board(board)
     args = ["simulate", "--board", board, "--interval", int(interval_ms)]
     if seed is not None:
         args += ["--seed", seed]
-    if gpu_load_file:
-        args += ["--gpu_load_file", os.path.abspath(gpu_load_file)]
     return Source("simulated", _python_child(args), board, board, True)
 
 
@@ -115,11 +143,10 @@ def replay_source(log, interval_ms=None, loop=False, speed=1.0):
     return Source("replay", _python_child(args), board_from_samples(head.samples), os.path.abspath(log), bool(loop))
 
 
-def source_from_args(args, interval_ms, gpu_load_file=None):
-    """The :class:`Source` chosen by :func:`~layer_stats.cli.add_telemetry_args` options; ``gpu_load_file``
-    is passed to the simulator (see :func:`simulated_source`)."""
+def source_from_args(args, interval_ms):
+    """The :class:`Source` chosen by :func:`~layer_stats.cli.add_telemetry_args` options."""
     if getattr(args, "simulate", None):
-        return simulated_source(args.simulate, interval_ms, getattr(args, "sim_seed", None), gpu_load_file)
+        return simulated_source(args.simulate, interval_ms, getattr(args, "sim_seed", None))
     if getattr(args, "replay", None):
         return replay_source(args.replay, interval_ms, getattr(args, "replay_loop", False))
     return tegrastats_source(interval_ms, getattr(args, "tegrastats", None))

@@ -4,19 +4,15 @@ Layer-wise datasets time each layer alone, on the same input again and again;
 a whole model runs them back to back.  This prints, per model, the median of
 ``--runs`` timed runs of the whole model, the sum of the layers' medians and
 their ratio, so a predictor trained on layer sums knows the gap on this
-machine.  Not a test: run it by hand::
+machine.  Not a test: run it by hand, from the checkout's root (installed or not)::
 
-    python3 tests/benchmarks/bench_layer_chain.py [--models resnet18,mobilenet_v2] [--device cpu] [--runs 50]
+    python3 -m tests.benchmarks.bench_layer_chain [--models resnet18,mobilenet_v2] [--device cpu] [--runs 50]
 """
 import argparse
-import os
 import statistics
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
-from layer_stats.measure.latency import time_runs  # noqa: E402
-from layer_stats.models import build_model, chain_inputs, split_model  # noqa: E402
+from layer_stats.measure.latency import time_runs
+from layer_stats.models import build_model, chain_inputs, split_model
 
 
 def main():

@@ -10,9 +10,9 @@ the first, that wall time minus settle + window, and their median and maximum.
 
 The second device is ``fakegpu``, a CPU stand-in (``DNN_STATS_TEST_DEVICES``),
 so class D mappings with split networks run as they do on a Jetson.  Not a
-test: run it by hand::
+test: run it by hand, from the checkout's root (installed or not)::
 
-    python3 tests/benchmarks/bench_mapping_cost.py [--mappings 8] [--models a,b,c] [--device_list cpu,fakegpu]
+    python3 -m tests.benchmarks.bench_mapping_cost [--mappings 8] [--models a,b,c] [--device_list cpu,fakegpu]
 """
 import argparse
 import glob

@@ -4,22 +4,20 @@ Prints lines/s for ``parse_file`` (every field of every line, converted to
 numbers) next to a naive parser that runs one ``re.search`` per field for a
 fixed subset of 20 fields, on the same log, in the same process: once keeping
 the matched text, once converting it to numbers as a parser must.  Not a
-test: run it by hand::
+test: run it by hand, from the checkout's root (installed or not)::
 
-    python3 tests/benchmarks/bench_parse.py [LOG] [--repeat N]
+    python3 -m tests.benchmarks.bench_parse [LOG] [--repeat N]
 
 Default LOG is the 4,111-line AGX Orin log of the test corpus.
 """
 import argparse
 import os
 import re
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
+from layer_stats.tegrastats.parse import iter_lines, parse_file
 
-from layer_stats.tegrastats.parse import iter_lines, parse_file  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 DEFAULT_LOG = os.path.join(
     HERE, os.pardir, "fixtures", "tegrastats", "agxorin64_jp6_abdel-e-tegrastats-parser.log")
