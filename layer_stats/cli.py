@@ -24,7 +24,7 @@ from .lifecycle import stop_on_signals
 from .paths import IMAGE_DIR
 
 __all__ = ["ArgumentParser", "command_name", "describe", "number", "positive", "number_list", "add_logging_args",
-           "add_output_root_arg", "add_tgr_args", "add_telemetry_args", "check_log_file", "split_list", "name_list", "setup_logging", "run", "MAX_SECONDS", "MAX_INTERVAL_MS",
+           "add_output_root_arg", "output_folder", "add_tgr_args", "add_telemetry_args", "check_log_file", "split_list", "name_list", "setup_logging", "run", "MAX_SECONDS", "MAX_INTERVAL_MS",
            "MAX_MODE"]
 
 logger = logging.getLogger("layer_stats")
@@ -123,19 +123,30 @@ def add_logging_args(parser, log_file_default=None):
 
 
 def add_output_root_arg(parser, default="Dataset"):
-    parser.add_argument("--output_root", "--output-root", default=default, type=_folder,
+    parser.add_argument("--output_root", "--output-root", default=default, type=output_folder,
                         help="folder every output goes under (default {})".format(default))
 
 
-def _folder(text):
-    """argparse type: a folder name that is not empty and not the shipped input images."""
+def inputs_folder():
+    """The folder of the shipped input images (``data/``), as a real path."""
+    return os.path.realpath(os.path.dirname(IMAGE_DIR))
+
+
+def inside_inputs(path):
+    """True if ``path`` is the input images' folder or lies in it (real paths compared:
+    a symlinked checkout too)."""
+    data, real = inputs_folder(), os.path.realpath(path)
+    return real == data or real.startswith(data + os.sep)
+
+
+def output_folder(text):
+    """argparse type of every output-root option: a folder name that is not empty and not
+    in the shipped input images."""
     if not text.strip():
         raise argparse.ArgumentTypeError("give a folder, got an empty name")
-    data = os.path.realpath(os.path.dirname(IMAGE_DIR))  # both sides real: a symlinked checkout too
-    path = os.path.realpath(text)
-    if path == data or path.startswith(data + os.sep):
+    if inside_inputs(text):
         raise argparse.ArgumentTypeError("{!r} is inside the input images' folder {}: pick a folder of its "
-                                         "own".format(text, data))
+                                         "own".format(text, inputs_folder()))
     return text
 
 
@@ -153,35 +164,47 @@ def _check_log_target(log_file):
     a program or another tool's file."""
     if log_file.endswith(DATA_SUFFIXES):
         raise DnnStatsError("--log_file {} names a data file: name a .log file".format(log_file))
+    if inside_inputs(log_file):
+        raise DnnStatsError("--log_file {} is inside the input images' folder {}: put the log elsewhere".format(
+            log_file, inputs_folder()))
     if os.path.isfile(log_file) and not log_file.endswith(".log"):
         raise DnnStatsError("--log_file {} exists and is not a .log file: name a new file or a .log file (logs "
                             "are appended)".format(log_file))
 
 
+def _parts(values, spaces):
+    """Every entry of ``values`` as written, empty ones included (see :func:`split_list`)."""
+    listed = isinstance(values, (list, tuple))
+    parts = []
+    for text in [str(v) for v in values] if listed else [str(values)]:
+        for part in text.split(","):
+            parts.extend((part.split() if spaces and not listed else [part.strip()]) or [""])
+    return parts
+
+
 def split_list(values, spaces=True):
     """Names from ``values``: None, a text, or a list of texts (argparse ``nargs="+"``).
 
-    Commas separate names, and so does whitespace unless ``spaces`` is False (tegrastats'
-    friendly names hold spaces: ``"IN Power"``); names are stripped, empty ones dropped.
-    None gives None.
+    Commas separate names.  In a single text, whitespace does too unless ``spaces`` is
+    False; the items of a list are what the shell already split on spaces, so only
+    commas split them (a quoted ``"CPU Power"`` or ``"my photo.jpg"`` stays one name).
+    Names are stripped, empty ones dropped.  None gives None.
     """
     if values is None:
         return None
-    out = []
-    for value in values if isinstance(values, (list, tuple)) else [values]:
-        parts = str(value).replace(",", " ").split() if spaces else str(value).split(",")
-        out.extend(part.strip() for part in parts if part.strip())
-    return out
+    return [part for part in _parts(values, spaces) if part]
 
 
 def name_list(values, option, what, fix, spaces=True):
     """:func:`split_list` of ``values`` naming at least one ``what`` (model, device...), each
     once; raises DnnStatsError naming ``option`` for an empty list (``fix`` says what to
-    give instead) or a repeat."""
+    give instead), an empty entry (``a,,b``, ``cpu,``) or a repeat."""
     names = split_list(values, spaces) or []
+    shown = values if isinstance(values, str) else ",".join(str(v) for v in values or ())
     if not names:
-        shown = values if isinstance(values, str) else ",".join(str(v) for v in values or ())
         raise DnnStatsError("{} {!r} names no {}: {}".format(option, shown, what, fix))
+    if "" in _parts(values, spaces):
+        raise DnnStatsError("{} {!r} has an empty entry: remove the extra comma".format(option, shown))
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise DnnStatsError("{} names {} more than once: name each {} once".format(
@@ -288,6 +311,31 @@ def run(main, argv=None):
         # One line whatever the message quotes (a raw tegrastats line, a path with a newline).
         sys.stderr.write("ERROR: {}\n".format(" ".join(str(exc).splitlines())))
         status = 2
+    except ImportError as exc:  # ModuleNotFoundError: a package this command needs is not installed
+        sys.stderr.write("ERROR: {}\n".format(missing_package(exc)))
+        status = 2
     except BrokenPipeError:
         status = 0
     sys.exit(status or 0)
+
+
+#: pip's name where the import name differs.
+_DISTRIBUTIONS = {"PIL": "pillow"}
+#: Install hints for the third-party packages the commands import (by top-level name).
+_INSTALL_HINTS = {
+    "torch": "install torch and torchvision (on a Jetson, NVIDIA's JetPack wheels; elsewhere: pip install torch "
+             "torchvision); post-processing needs neither",
+    "torchvision": "install torchvision matching torch (on a Jetson, NVIDIA's build for the JetPack)",
+}
+
+
+def missing_package(exc):
+    """The one-line message for an ImportError: which package is missing and how to get it."""
+    name = (getattr(exc, "name", None) or "").split(".")[0]
+    if not name or name in ("layer_stats", "multi_network_stats"):
+        return "cannot import {} ({}): run from the repository root, or pip install -e . there".format(
+            name or "a module", " ".join(str(exc).splitlines()))
+    hint = _INSTALL_HINTS.get(name, "{} -m pip install -r requirements.txt (or run the venv's python)".format(
+        sys.executable))
+    return "the Python package {!r} is not installed for {}: {}".format(_DISTRIBUTIONS.get(name, name),
+                                                                       sys.executable, hint)

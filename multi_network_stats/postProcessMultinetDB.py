@@ -17,13 +17,11 @@ import sys
 if __name__ == "__main__" and not __package__:  # run by path, as the seed does: use this checkout
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-from layer_stats.cli import (MAX_MODE, ArgumentParser, add_logging_args, describe, number, run,  # noqa: E402
+from layer_stats.cli import (MAX_MODE, ArgumentParser, add_logging_args, describe, number, output_folder, run,  # noqa: E402
                              setup_logging)
 from layer_stats.fsutil import mode_folders  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import check_writable  # noqa: E402
-from multi_network_stats.postprocess import (check_output_root, collect_mode, group_items,  # noqa: E402
-                                              stage_frame, write_group)
 
 logger = logging.getLogger("layer_stats.postprocess")
 
@@ -38,7 +36,7 @@ def _parser():
                             help="post-process these modes of {}".format(device))
     parser.add_argument("--input_file_root", default=os.path.join("Dataset", "Multinet"),
                         help="the generator's <output_root>/Multinet (default Dataset/Multinet)")
-    parser.add_argument("--output_file_root", help="default <input_file_root>/Processed")
+    parser.add_argument("--output_file_root", type=output_folder, help="default <input_file_root>/Processed")
     add_logging_args(parser)
     return parser
 
@@ -58,6 +56,8 @@ def _wanted(args, found):
 
 def main(argv):
     args = _parser().parse_args(argv)
+    from multi_network_stats.postprocess import (  # pandas: imported inside, so a missing one is one line
+        check_output_root, collect_mode, group_items, stage_frame, write_group)
     setup_logging(args.log_level, args.log_file)
     if not os.path.isdir(args.input_file_root):
         raise DnnStatsError("input folder {!r} not found: pass --input_file_root (the generator's "
@@ -85,7 +85,9 @@ def main(argv):
     if problems:
         sys.stderr.write("{} raw file(s) skipped: {}\n".format(len(problems), "; ".join(problems)))
     if not samples:
-        raise DnnStatsError("no samples processed under {}: check the mode options".format(args.input_file_root))
+        raise DnnStatsError("no samples processed under {}: check the mode options, and that --input_file_root "
+                            "is the folder holding the Mode{{m}} folders (the generator's <output_root>/Multinet)"
+                            .format(args.input_file_root))
     return 0
 
 

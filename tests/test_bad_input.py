@@ -12,7 +12,7 @@ import warnings
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, cli
 from layer_stats.cli import ArgumentParser, number, number_list
 from layer_stats.errors import DnnStatsError
 from layer_stats.fsutil import LOCK_NAME, AtomicFile, OutputLock, atomic_write, check_writable
@@ -269,3 +269,104 @@ def test_a_mapping_of_no_network_is_not_a_sample(tmp_path):
                         "Mode": 0, "Device": "Orin"})
     with pytest.raises(RawFileError, match="mapping names no network"):
         read_raw(path, 0)
+
+
+# -- found by a new user's trial of the README ---------------------------------------------------
+
+GENERATOR = os.path.join(ROOT, "layer_stats", "rawDataGeneration", "PowerLatencyDatasetGenerator.py")
+PROCESS = os.path.join(ROOT, "layer_stats", "processedDataGeneration", "processData.py")
+MULTI = os.path.join(ROOT, "multi_network_stats", "MappingDBGenerator.py")
+MULTI_PROCESS = os.path.join(ROOT, "multi_network_stats", "postProcessMultinetDB.py")
+COMPAT_RAW = os.path.join(ROOT, "tests", "fixtures", "compat", "raw")
+DATA = os.path.join(ROOT, "data")
+
+
+def _data_files():
+    return sorted(os.path.join(folder, name) for folder, _, names in os.walk(DATA) for name in names)
+
+
+def test_argv_items_split_on_commas_only_so_quoted_names_keep_their_spaces():
+    from layer_stats.cli import split_list
+    assert split_list(["CPU Power", "GPU Power,IN Power"]) == ["CPU Power", "GPU Power", "IN Power"]
+    assert split_list(["/tmp/my photo.jpg"]) == ["/tmp/my photo.jpg"]
+    assert split_list("img1.jpg,img2.jpg img3.jpg") == ["img1.jpg", "img2.jpg", "img3.jpg"]
+
+
+def test_friendly_tgr_params_with_spaces_are_accepted(tmp_path):
+    from conftest import run_main
+    done = run_main(GENERATOR, "--mode", "0", "--simulate", "tx2", "--models", "squeezenet1_0", "--imgs", "img1.jpg",
+                    "--eval_tgr", "--tgr_params", "CPU Power", "GPU Power", "--dry_run", "--output_root",
+                    str(tmp_path / "out"), blocked=())
+    assert done.returncode == 0, done.stderr
+    assert "todo" in done.stdout and "unknown tegrastats parameter" not in done.stderr
+
+
+@pytest.mark.parametrize("devices", ["cpu,", ",cpu", "cpu,,cpu"])
+def test_an_empty_list_entry_is_refused(tmp_path, devices):
+    from conftest import run_main
+    done = run_main(MULTI, "--jetsonDevice", "Orin", "--mode", "0", "--num_samples", "2", "--device_list", devices,
+                    "--dry_run", "--output_root", str(tmp_path / "out"), blocked=())
+    assert done.returncode == 2
+    assert done.stderr.strip() == "ERROR: --device_list {!r} has an empty entry: remove the extra comma".format(devices)
+
+
+def test_post_processing_never_writes_into_the_input_images(tmp_path):
+    from conftest import run_main
+    before = _data_files()
+    for script, args in ((PROCESS, ["--input_root", COMPAT_RAW, "--output_root", os.path.join(DATA, "p")]),
+                         (MULTI_PROCESS, ["--input_file_root", os.path.join(COMPAT_RAW, "Multinet"),
+                                          "--output_file_root", os.path.join(DATA, "imagenet", "p")])):
+        done = run_main(script, *args)
+        assert done.returncode == 2 and "inside the input images' folder" in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    assert _data_files() == before
+
+
+def test_a_log_file_in_the_input_images_is_refused(tmp_path):
+    from conftest import run_main
+    done = run_main(GENERATOR, "--mode", "0", "--simulate", "tx2", "--models", "squeezenet1_0", "--imgs", "img1.jpg",
+                    "--eval_latency", "--output_root", str(tmp_path / "out"),
+                    "--log_file", os.path.join(DATA, "imagenet", "new.log"), blocked=())
+    assert done.returncode == 2
+    assert done.stderr.startswith("ERROR: --log_file ") and "inside the input images' folder" in done.stderr
+    assert not os.path.exists(os.path.join(DATA, "imagenet", "new.log"))
+
+
+def test_tegrastats_parse_never_writes_over_a_file(tmp_path):
+    log = os.path.join(ROOT, "tests", "fixtures", "tegrastats", "tx2_jp4_ssaraff98-tegrastats-parser.log")
+    out = str(tmp_path / "parsed.csv")
+    first = cli("parse", "--format", "csv", "--out", out, log)
+    assert first.returncode == 0, first.stderr
+    with open(out) as handle:
+        text = handle.read()
+    again = cli("parse", "--format", "jsonl", "--out", out, log)
+    assert again.returncode == 2 and again.stderr.strip().endswith("exists: name a new file, or move the old one away")
+    image = os.path.join(DATA, "imagenet", "img1.jpg")
+    with open(image, "rb") as handle:
+        pixels = handle.read()
+    into_data = cli("parse", "--out", image, log)
+    assert into_data.returncode == 2 and "inside the input images' folder" in into_data.stderr
+    with open(out) as handle:
+        assert handle.read() == text
+    with open(image, "rb") as handle:
+        assert handle.read() == pixels
+
+
+@pytest.mark.parametrize("blocked, name", [(("pandas",), "pandas"), (("pandas", "numpy"), "numpy")])
+def test_a_missing_package_is_one_line_naming_it(tmp_path, blocked, name):
+    from conftest import run_main
+    done = run_main(PROCESS, "--input_root", COMPAT_RAW, "--output_root", str(tmp_path / "p"), blocked=blocked)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("ERROR: the Python package ") and "is not installed" in line and "pip install" in line
+    assert name in line or "pandas" in line
+
+
+def test_a_missing_torch_is_one_line_naming_where_to_get_it(tmp_path):
+    from conftest import run_main
+    done = run_main(GENERATOR, "--mode", "0", "--simulate", "tx2", "--models", "squeezenet1_0", "--imgs", "img1.jpg",
+                    "--eval_latency", "--output_root", str(tmp_path / "out"), blocked=("torch", "torchvision"))
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()[-1:]
+    assert line.startswith("ERROR: the Python package 'torch") and "JetPack wheels" in line
+    assert "Traceback" not in done.stderr

@@ -14,12 +14,9 @@ import sys
 if __name__ == "__main__" and not __package__:  # run by path, as the seed does: use this checkout
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from layer_stats.cli import (MAX_MODE, ArgumentParser, add_logging_args, describe, number, run,  # noqa: E402
+from layer_stats.cli import (MAX_MODE, ArgumentParser, add_logging_args, describe, number, output_folder, run,  # noqa: E402
                              setup_logging, split_list)
 from layer_stats.layerwise.layout import layer_root, modes_found  # noqa: E402
-from layer_stats.layerwise.postprocess import (layer_table, mode_json, provenance,  # noqa: E402
-                                              recorded_parameters, samples_frame, summarise)
-from layer_stats.tables import csv_text, json_text  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import atomic_write, check_writable  # noqa: E402
 
@@ -32,7 +29,7 @@ def _parser():
     parser.add_argument("--params", nargs="+", help="power parameters to keep (default: all recorded)")
     parser.add_argument("--input_root", "--input-root", default="Dataset",
                         help="the generator's --output_root (default Dataset)")
-    parser.add_argument("--output_root", "--output-root",
+    parser.add_argument("--output_root", "--output-root", type=output_folder,
                         help="where processed files go (default <input_root>/Processed)")
     add_logging_args(parser)
     return parser
@@ -50,6 +47,9 @@ def _check_out_root(out_root, input_root):
 
 def main(argv):
     args = _parser().parse_args(argv)
+    from layer_stats.layerwise.postprocess import (layer_table, mode_json, provenance, recorded_parameters,
+                                                  samples_frame, summarise)
+    from layer_stats.tables import csv_text, json_text  # pandas: imported inside, so a missing one is one line
     setup_logging(args.log_level, args.log_file)
     if not os.path.isdir(args.input_root):
         raise DnnStatsError("input folder {!r} not found: pass --input_root (the generator's --output_root)".format(
