@@ -90,7 +90,7 @@ def _board(args, source):
         found, where, fix = source.board, "the {} telemetry".format(source.kind), "--" + (
             "replay" if source.kind == "replay" else "simulate")
     elif args.simulate:
-        found, where, fix = resolve_board(args.simulate), "the simulated telemetry", "--simulate"
+        found, where, fix = resolve_board(args.simulate, "--simulate"), "the simulated telemetry", "--simulate"
     else:
         found, where, fix = board_from_model(read_model(args.sys_root)), "the device tree", "--simulate/--replay"
     if named and found and SEED_NAMES.get(found, found) != args.jetsonDevice:
@@ -145,13 +145,21 @@ def plan_from_args(args):
     return make_plan(opts)
 
 
-def _print_plan(plan, args):
-    from multi_network_stats.generate import BUILD_S_PER_NET, MAPPING_OVERHEAD_S, estimate_seconds
+def _print_plan(plan, args, opts):
+    """The plan, a JSON line per mapping, then ``#`` lines: the files already there (a file of
+    another mapping or other settings stops the dry run as it would the run) and the device time."""
+    from multi_network_stats.generate import BUILD_S_PER_NET, MAPPING_OVERHEAD_S, estimate_seconds, file_state
+    from multi_network_stats.layout import mode_dir
 
+    folder = mode_dir(args.output_root, args.mode)
+    states = [file_state(os.path.join(folder, e.file), e, opts)[0] for e in plan if e.index >= args.start_idx]
     for entry in plan:
         sys.stdout.write(json.dumps({"file": entry.file, "class": entry.cls, "set": entry.set,
                                      "mapping": entry.mapping}) + "\n")
-    todo = [e for e in plan if e.index >= args.start_idx]
+    if states.count("done") or states.count("redo"):
+        sys.stdout.write("# files already in {}: {} done (a run skips them), {} unreadable (a run measures them "
+                         "again)\n".format(folder, states.count("done"), states.count("redo")))
+    todo = [e for e, state in zip((e for e in plan if e.index >= args.start_idx), states) if state != "done"]
     seconds = estimate_seconds(todo, args.smpl_duration, args.tgr_smpl_boundary)
     classes = {c: sum(1 for e in todo if e.cls == c) for c in "ABCD"}
     sys.stdout.write("# estimated device time: {:.1f} h ({:.0f} s) for {} mappings ({}) from index {}: per "
@@ -195,11 +203,12 @@ def main(argv):
     images = find_images(args.imgs)
     plan = plan_from_args(args)
     check_start_idx(plan, args.start_idx)
+    opts = _options(args, plan, images, device_name)
     if args.dry_run:
-        _print_plan(plan, args)
+        _print_plan(plan, args, opts)
         return 0
     logger.info("board %s (%s), %d mappings planned", board or "unknown", device_name, len(plan))
-    measure_mappings(_options(args, plan, images, device_name), source if args.eval_tgr else None)
+    measure_mappings(opts, source if args.eval_tgr else None)
     return 0
 
 

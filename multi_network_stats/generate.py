@@ -46,7 +46,7 @@ from .plan import stage_bounds
 logger = logging.getLogger(__name__)
 
 __all__ = ["MultinetOptions", "measure_mappings",
-           "estimate_seconds", "check_start_idx", "planned_counts", "first_use_order", "is_done"]
+           "estimate_seconds", "check_start_idx", "planned_counts", "first_use_order", "file_state", "is_done"]
 
 #: Seconds per mapping beyond settle + window (the threads' last passes, the file).
 MAPPING_OVERHEAD_S = 0.5
@@ -117,27 +117,35 @@ def _settings_differ(record, entry, opts):
     return differ
 
 
-def is_done(path, entry, opts):
-    """True if ``path`` holds ``entry`` measured with this run's settings; False if it is
-    missing, or unreadable (then set aside).  Raises DnnStatsError if it holds another
+def file_state(path, entry, opts):
+    """``(state, why)`` of the raw file ``path`` for ``entry``, reading only: ``todo`` (no
+    file), ``done`` (it holds ``entry`` measured with this run's settings) or ``redo``
+    (unreadable or unfinished; ``why`` says how).  Raises DnnStatsError if it holds another
     mapping or other settings."""
     if not os.path.exists(path):
-        return False
+        return "todo", None
     try:
         with io.open(path, encoding="utf-8") as handle:
             record = json.load(handle)
     except (IOError, OSError, ValueError, RecursionError) as exc:
-        _set_aside(path, "is not readable JSON ({})".format(str(exc).splitlines()[0] if str(exc) else exc))
-        return False
+        return "redo", "is not readable JSON ({})".format(str(exc).splitlines()[0] if str(exc) else exc)
     version = record.get("format_version") if isinstance(record, dict) else None
     if not isinstance(version, int) or version > FORMAT_VERSION or not isinstance(record.get("networks"), dict):
-        _set_aside(path, "is not a finished raw mapping file")
-        return False
+        return "redo", "is not a finished raw mapping file"
     differ = _settings_differ(record, entry, opts)
     if differ:
         raise DnnStatsError("{} was measured with {}: its data would mix with this run's; pass a new "
                             "--output_root, or rerun with the options that wrote it".format(path, "; ".join(differ)))
-    return True
+    return "done", None
+
+
+def is_done(path, entry, opts):
+    """True if ``path`` holds ``entry`` measured with this run's settings; False if it is
+    missing, or unreadable (then set aside).  Raises as :func:`file_state`."""
+    state, why = file_state(path, entry, opts)
+    if state == "redo":
+        _set_aside(path, why)
+    return state == "done"
 
 
 class _MappingMeasurer(object):

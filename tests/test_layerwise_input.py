@@ -82,7 +82,7 @@ def test_bad_options_are_refused_before_anything_is_written(generator, tmp_path,
 
 @pytest.mark.parametrize("args, text", [
     (["--simulate", "tx2", "--tgr_params", "VDD_FOO"], "unknown tegrastats parameter 'VDD_FOO' for tx2"),
-    (["--simulate", "nosuchboard"], "unknown board 'nosuchboard'"),
+    (["--simulate", "nosuchboard"], "unknown board 'nosuchboard' given to --simulate"),
     (["--log_file", os.path.join(ROOT, "README.md")], "exists and is not a .log file"),
     (["--weights", "/nonexistent/weights"], "does not exist"),
 ])

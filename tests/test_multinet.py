@@ -83,6 +83,21 @@ def _mean(values):
     return sum(values) / float(len(values))
 
 
+def test_a_dry_run_counts_the_files_there_and_stops_on_other_settings(run_root):
+    planned = len(_raw(run_root))
+    same = run_main(GENERATOR, "--output_root", run_root, *(SMALL + ["--device_list", "cpu,fakegpu", "--dry_run"]),
+                    env=env(), blocked=())
+    assert same.returncode == 0, same.stderr
+    lines = same.stdout.splitlines()
+    assert "# files already in {}: {} done (a run skips them), 0 unreadable".format(
+        os.path.join(run_root, "Multinet", "Mode1"), planned) in lines[-2]
+    assert lines[-1].startswith("# estimated device time: 0.0 h (0 s) for 0 mappings")
+    other = run_main(GENERATOR, "--output_root", run_root, *(SMALL + ["--device_list", "cpu,fakegpu", "--dry_run",
+                                                                      "--smpl_duration", "2"]), env=env(), blocked=())
+    assert other.returncode == 2 and "was measured with --smpl_duration 1" in other.stderr
+    assert len(other.stderr.strip().splitlines()) == 1 and len(_raw(run_root)) == planned
+
+
 def test_raw_files_follow_the_plan(run_root):
     raw = _raw(run_root)
     assert sorted(raw) == sorted(["SingleNet_Map0_nm_1_set_0_classA.json", "SingleNet_Map1_nm_1_set_1_classA.json",

@@ -85,7 +85,7 @@ def test_simulate_cli_prints_count_lines():
 def test_simulate_cli_unknown_board_is_one_line_error():
     result = cli("simulate", "--board", "tx9", "--count", 1)
     assert result.returncode == 2
-    assert result.stderr.startswith("ERROR: unknown board 'tx9'") and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("ERROR: unknown board 'tx9' given to --board: choose one of ") and len(result.stderr.splitlines()) == 1
     assert "Traceback" not in result.stderr
 
 

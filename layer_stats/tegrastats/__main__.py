@@ -116,6 +116,11 @@ def _simulated_lines(simulator, period_s, count):
         produced += 1
 
 
+def _board(name):
+    """argparse type of ``--board``: the board key (an unknown name is a one-line error)."""
+    return resolve_board(name, "--board")
+
+
 def cmd_simulate(args):
     simulator = Simulator(args.board, seed=args.seed, gpu_load_file=args.gpu_load_file)
     return _print_until_stopped(_simulated_lines(simulator, args.interval / 1000.0, args.count))
@@ -176,7 +181,7 @@ def cmd_parse(args):
 
 
 def cmd_params(args):
-    board = resolve_board(args.board)
+    board = resolve_board(args.board, "--board")
     entry = BOARDS[board]
     print("{} ({})".format(board, entry["name"]))
     for role in ("cpu", "gpu", "soc", "total"):
@@ -202,7 +207,7 @@ def build_parser():
     rec.set_defaults(func=cmd_record)
 
     sim = sub.add_parser("simulate", help="print simulated tegrastats lines for a board")
-    sim.add_argument("--board", required=True, type=resolve_board, help="one of " + ", ".join(board_names()))
+    sim.add_argument("--board", required=True, type=_board, help="one of " + ", ".join(board_names()))
     sim.add_argument("--interval", type=positive(int, MAX_INTERVAL_MS), default=1000, help="ms between lines (default 1000)")
     sim.add_argument("--count", type=positive(int), help="stop after N lines (default: never)")
     sim.add_argument("--seed", type=number(int, low=0, high=2 ** 32 - 1), help="noise seed, for repeatable output")

@@ -91,12 +91,14 @@ def detect_board(root="/", sample=None):
     return board_from_model(read_model(root)) or (board_from_sample(sample) if sample else None)
 
 
-def resolve_board(name):
-    """A board key from a user's spelling (``tx2``, ``Tx2``, ``AGX-Orin``); raises if unknown."""
+def resolve_board(name, flag=None):
+    """A board key from a user's spelling (``tx2``, ``Tx2``, ``AGX-Orin``); raises if unknown,
+    naming ``flag`` (the option that gave it) where given."""
     if name in DEVICE_ALIASES:
         return DEVICE_ALIASES[name]
     key = str(name).strip().lower().replace("_", "-")
     if key in BOARDS:
         return key
-    raise DnnStatsError("unknown board {!r}: choose one of {}".format(name, ", ".join(board_names())))
+    raise DnnStatsError("unknown board {!r}{}: choose one of {}".format(
+        name, " given to " + flag if flag else "", ", ".join(board_names())))
 

@@ -112,7 +112,7 @@ def tegrastats_source(interval_ms, binary=None):
 
 def simulated_source(board, interval_ms, seed=None):
     """The simulator for ``board`` (its GPU idle unless :meth:`Source.following_gpu_load`)."""
-    board = resolve_board(board)
+    board = resolve_board(board, "--simulate")
     args = ["simulate", "--board", board, "--interval", int(interval_ms)]
     if seed is not None:
         args += ["--seed", seed]
