@@ -94,8 +94,9 @@ def test_a_dry_run_counts_the_files_there_and_stops_on_other_settings(run_root):
     assert lines[-1].startswith("# estimated device time: 0.0 h (0 s) for 0 mappings")
     other = run_main(GENERATOR, "--output_root", run_root, *(SMALL + ["--device_list", "cpu,fakegpu", "--dry_run",
                                                                       "--smpl_duration", "2"]), env=env(), blocked=())
-    assert other.returncode == 2 and "was measured with --smpl_duration 1" in other.stderr
-    assert len(other.stderr.strip().splitlines()) == 1 and len(_raw(run_root)) == planned
+    errors = [line for line in other.stderr.splitlines() if "ERROR" in line]
+    assert other.returncode == 2 and len(errors) == 1 and "was measured with --smpl_duration 1" in errors[0]
+    assert errors[0].startswith("ERROR: ") and "Traceback" not in other.stderr and len(_raw(run_root)) == planned
 
 
 def test_raw_files_follow_the_plan(run_root):
