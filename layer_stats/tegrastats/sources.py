@@ -29,6 +29,7 @@ from .simulate import GPU_LOAD_FILE, GpuLoadHint
 __all__ = ["Source", "find_tegrastats", "tegrastats_source", "simulated_source", "replay_source",
            "source_from_args", "require_log", "KINDS", "REPLAY_MIN_LINES"]
 
+
 class Source(namedtuple("Source", "kind argv board detail endless gpu_load_file")):
     """Where telemetry comes from.
 
