@@ -4,6 +4,8 @@ The package is a library first; the seed's scripts (and the console scripts
 pyproject.toml installs for them) are thin argparse shells over it.
 
 - ``layer_stats.tegrastats``: parse, record, simulate and replay tegrastats output;
+- ``layer_stats.power``: power straight from the INA3221/INA238 monitors in sysfs (discover,
+  read, sample at hundreds of Hz, simulate);
 - ``layer_stats.models``: torchvision models, their layer chains (torch.fx), input images;
 - ``layer_stats.measure``: latency runs and power windows;
 - ``layer_stats.session``, ``runfile``, ``runmeta``, ``nvpmodel``, ``lifecycle``: one

@@ -150,6 +150,16 @@ def output_folder(text):
     return text
 
 
+def check_new_file(out, option="--out"):
+    """Refuse an output file ``out`` (of ``option``) in the shipped input images, or one that
+    exists: nothing is written over."""
+    if inside_inputs(out):
+        raise DnnStatsError("{} {} is inside the input images' folder {}: name a file elsewhere".format(
+            option, out, inputs_folder()))
+    if os.path.lexists(out):
+        raise DnnStatsError("{} {} exists: name a new file, or move the old one away".format(option, out))
+
+
 def check_log_file(log_file, inputs):
     """Refuse a ``--log_file`` that is one of the run's ``inputs`` (paths; None ignored), a
     data file, or an existing file that is not a ``.log`` (logs are appended)."""
@@ -230,6 +240,12 @@ def add_tgr_args(parser, interval_ms, boundary_s):
     group.add_argument("--tgr_smpl_boundary", "--tgr_smpl_boundry", dest="tgr_smpl_boundary", type=number(low=0, high=MAX_SECONDS),
                        default=boundary_s, help="settling time before and after each measured window, s "
                                                 "(default {:g}; both spellings work)".format(boundary_s))
+    group.add_argument("--power_sampler", "--power-sampler", choices=("auto", "tegrastats", "ina"), default="auto",
+                       help="where power rails come from: ina reads the board's INA3221/INA238 monitors directly "
+                            "(hundreds of readings a second; needs root on most boards), tegrastats its lines, "
+                            "auto the monitors where readable, else tegrastats (default auto)")
+    group.add_argument("--power_rate", "--power-rate", type=positive(float, 5000), default=500.0, metavar="HZ",
+                       help="power-monitor readings per second (default 500; clamped to the chips' conversion rate)")
     return group
 
 

@@ -16,10 +16,15 @@ at a time per root); from then on SIGINT, SIGTERM and SIGHUP raise
 :class:`~layer_stats.errors.Interrupted` (see :mod:`layer_stats.lifecycle`).
 A telemetry source that simulates follows a GPU-load file in ``folder``
 (:meth:`~layer_stats.tegrastats.sources.Source.following_gpu_load`; one a
-killed run left there is removed on entering).
+killed run left there is removed on entering, as are simulated power monitors).
+:meth:`RunSession.start_telemetry` also starts the power sampler the run asked
+for (``power_sampler``: auto, tegrastats or ina; see
+:func:`~layer_stats.power.start.start_power`), and the run file says where power
+came from (``power_sampler`` and, for ina, the rails and rates).
 
 Leaving, whichever way, closes the run with those signals held, so no stop
-cuts the cleanup in half: the telemetry child is stopped, the GPU-load file
+cuts the cleanup in half: the telemetry children (power sampler, simulated
+monitors, tegrastats) are stopped, the GPU-load file
 removed, the run file (if :meth:`RunSession.begin` wrote one) rewritten with
 ``finished``, ``interrupted`` (Interrupted, KeyboardInterrupt) or ``failed``
 (any other exception), the end time, ``board``, ``tgr_params`` and the keys
@@ -35,6 +40,7 @@ from .errors import Interrupted
 from .fsutil import OutputLock, check_writable
 from .lifecycle import holding_handler, install_handlers, restore_handlers, stopping_handler
 from .nvpmodel import check_mode, query_mode
+from .power.start import remove_simulated
 from .runfile import RunFile
 from .runmeta import UNAVAILABLE
 
@@ -56,15 +62,19 @@ class RunSession(object):
     ``kind``: the run file's ``kind`` (``layerwise``, ``multinet``); ``folder``: where
     the run file and ``Mode{m}.conf`` go (created if needed), under ``output_root``;
     ``source``: the telemetry :class:`~layer_stats.tegrastats.sources.Source`, None
-    when no telemetry runs; ``sys_root``: the filesystem root run metadata is read from.
+    when no telemetry runs; ``sys_root``: the filesystem root run metadata (and the power
+    monitors) are read from; ``power_sampler``, ``power_rate_hz``: ``--power_sampler``,
+    ``--power_rate``.
 
     After entering: ``queried`` (:func:`~layer_stats.nvpmodel.query_mode`'s answer),
     ``mode_status``; after :meth:`start_telemetry`: ``recorder``, ``board``,
-    ``params``; after :meth:`begin`: ``run_file``, ``meta``; after leaving: ``status``.
+    ``params``, ``power`` (a :class:`~layer_stats.power.start.PowerSampler` or None); after :meth:`begin`: ``run_file``, ``meta``; after leaving: ``status``.
     """
 
-    def __init__(self, kind, output_root, folder, mode, source=None, force_mode=False, sys_root="/"):
+    def __init__(self, kind, output_root, folder, mode, source=None, force_mode=False, sys_root="/",
+                 power_sampler="auto", power_rate_hz=500.0):
         self.kind, self.output_root, self.folder, self.mode = kind, output_root, folder, mode
+        self.power_sampler, self.power_rate_hz, self.power = power_sampler, power_rate_hz, None
         self.source = source.following_gpu_load(folder) if source is not None else None
         self.force_mode, self.sys_root = force_mode, sys_root
         self.queried, self.mode_status = None, UNAVAILABLE
@@ -85,19 +95,32 @@ class RunSession(object):
             self._lock = OutputLock(self.output_root).__enter__()
             if self._hint is not None:
                 self._hint.remove()  # a killed run's hint would show a loaded GPU from the start
+                remove_simulated(self.folder)  # and its simulated power monitors would be in the way
         except BaseException:
             self._release()
             raise
         return self
 
-    def start_telemetry(self, roles, tgr_params=None):
+    def start_telemetry(self, roles, tgr_params=None, window_s=60.0):
         """Start the recorder (see :func:`~layer_stats.tegrastats.start.start_telemetry`: ``roles``
-        pick the default rails, ``tgr_params`` names others); sets ``recorder``, ``board`` and
-        ``params``.  Without a source, does nothing."""
+        pick the default rails, ``tgr_params`` names others), then the power sampler the run
+        asked for (:func:`~layer_stats.power.start.start_power`; ``window_s``: the longest
+        window the run cuts, s, which bounds the readings kept); sets ``recorder``, ``board``,
+        ``params`` and ``power`` (None: power from tegrastats).  Without a source, does nothing."""
+        from .power.start import start_power
         from .tegrastats.start import start_telemetry
 
-        if self.source is not None:
-            self.recorder, self.board, self.params = start_telemetry(self.source, roles, tgr_params, self.sys_root)
+        if self.source is None:
+            return
+        self.recorder, self.board, self.params = start_telemetry(self.source, roles, tgr_params, self.sys_root)
+        self.power = start_power(self.power_sampler, self.power_rate_hz, self.source, self.board, self.params,
+                                 self.sys_root, self.folder, max(120.0, 3.0 * window_s))
+
+    def power_meta(self):
+        """Run-file keys saying where power came from (``power_sampler``: ``ina`` or ``tegrastats``)."""
+        if self.power is not None:
+            return self.power.meta()
+        return {"power_sampler": "tegrastats" if self.source is not None else "none"}
 
     def begin(self, closing=None, **extra):
         """Write the run file (status ``running``) with the ``extra`` keys; returns its metadata.
@@ -105,6 +128,7 @@ class RunSession(object):
         self._closing = closing
         self.run_file = RunFile(self.folder, self.kind, self.mode, self.source, self.board, self.queried,
                                 self.mode_status, self.sys_root)
+        extra = dict(self.power_meta(), **extra)
         self.meta = self.run_file.begin(**extra)
         return self.meta
 
@@ -149,8 +173,12 @@ class RunSession(object):
         return errors
 
     def _stop_telemetry(self):
-        if self.recorder is not None:
-            self.recorder.stop()
+        try:
+            if self.power is not None:
+                self.power.stop()
+        finally:
+            if self.recorder is not None:
+                self.recorder.stop()
 
     def _remove_hint(self):
         if self._hint is not None:

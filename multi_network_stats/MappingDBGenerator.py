@@ -122,6 +122,16 @@ def _check_window(args):
         check_interval(args.tgr_interval, (("--smpl_duration", args.smpl_duration),))
 
 
+def _check_power(args):
+    """Refuse, before anything is built, a ``--power_sampler ina`` the telemetry cannot have
+    (a replayed log; a board whose monitors are missing or unreadable: not probed in a dry run)."""
+    from layer_stats.power.start import check_power_choice
+
+    kind = "replay" if args.replay else "simulated" if args.simulate else None if args.dry_run else "tegrastats"
+    if args.eval_tgr:
+        check_power_choice(args.power_sampler, kind, args.sys_root)
+
+
 def _check_params(args, board):
     if args.eval_tgr and args.tgr_params and board:
         from layer_stats.tegrastats.params import resolve_params
@@ -145,6 +155,17 @@ def plan_from_args(args):
     return make_plan(opts)
 
 
+def _power_plan(args):
+    """Where a run would take its power rails from, as asked (nothing is probed or started)."""
+    if args.power_sampler == "tegrastats" or args.replay:
+        return "tegrastats lines (--power_sampler {}{})".format(
+            args.power_sampler, "; a replayed log has no power monitors" if args.replay else "")
+    where = "the simulated " if args.simulate else "the board's "
+    text = "{}INA3221/INA238 monitors at up to {:g} readings/s (--power_sampler {})".format(
+        where, args.power_rate, args.power_sampler)
+    return text + (", else tegrastats lines where they cannot be read" if args.power_sampler == "auto" else "")
+
+
 def _print_plan(plan, args, opts):
     """The plan, a JSON line per mapping, then ``#`` lines: the files already there (a file of
     another mapping or other settings stops the dry run as it would the run) and the device time."""
@@ -156,6 +177,8 @@ def _print_plan(plan, args, opts):
     for entry in plan:
         sys.stdout.write(json.dumps({"file": entry.file, "class": entry.cls, "set": entry.set,
                                      "mapping": entry.mapping}) + "\n")
+    if args.eval_tgr:
+        sys.stdout.write("# power: {}\n".format(_power_plan(args)))
     if states.count("done") or states.count("redo"):
         sys.stdout.write("# files already in {}: {} done (a run skips them), {} unreadable (a run measures them "
                          "again)\n".format(folder, states.count("done"), states.count("redo")))
@@ -178,7 +201,8 @@ def _options(args, plan, images, device_name):
         boundary_s=args.tgr_smpl_boundary, eval_tgr=args.eval_tgr, tgr_params=split_list(args.tgr_params),
         tgr_interval_ms=args.tgr_interval, func_layer_count=args.funcLayerCount, warmup=args.warmup,
         start_idx=args.start_idx, output_root=args.output_root, device_name=device_name,
-        force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args), cache_bytes=cache_bytes)
+        force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args), cache_bytes=cache_bytes,
+        power_sampler=args.power_sampler, power_rate_hz=args.power_rate)
 
 
 def main(argv):
@@ -197,6 +221,7 @@ def main(argv):
     if not (args.dry_run or args.eval_thr or args.eval_tgr):
         raise DnnStatsError("nothing to measure: pass --eval_thr and/or --eval_tgr (or --dry_run)")
     _check_window(args)
+    _check_power(args)
     source = _source(args)
     board, device_name = _board(args, source)
     _check_params(args, board)

@@ -20,12 +20,25 @@ With the simulator, every device but ``cpu`` counts as the GPU: while a
 mapping with such a stage runs, the simulator is told the GPU is fully loaded
 (:meth:`~layer_stats.session.RunSession.gpu_busy`).
 
+Power: with ``--eval_tgr``, the session also starts the power sampler the run
+asked for (``--power_sampler``, ``--power_rate``; see
+:func:`layer_stats.power.start.start_power`); where it runs, each file's ``power``
+block holds every reading stamped in the mapping's window, else power comes from
+the tegrastats lines (``power`` None).  tegrastats runs either way.
+
 Resume: a mapping whose file exists and holds that mapping, measured with the
 same window, batch size and board, is skipped; an unreadable one is set aside as
 ``NAME.corrupt`` and measured again; one that holds another mapping or other
 settings stops the run before anything is measured (the plan changed: its data
-would mix with this run's).  CUDA out-of-memory skips a mapping with a logged
-reason and empties the network cache.
+would mix with this run's).  Files of format versions 2 and 3 count the same
+(version 2 is version 3 with power from tegrastats; version 1 counted ModelInfo
+another way).  The power sampler is a setting only where it was named: with
+``--power_sampler ina`` or ``tegrastats`` (and ``--eval_tgr``) a file whose power
+came from the other one stops the run like any other setting; with ``auto``,
+which takes the monitors where it can and tegrastats where it cannot, files of
+either kind are kept (the provenance lists every sampler a dataset used).
+CUDA out-of-memory skips a mapping with a logged reason and empties the network
+cache.
 """
 import collections
 import io
@@ -39,7 +52,7 @@ from layer_stats.progress import Progress
 from layer_stats.runmeta import UNAVAILABLE
 from layer_stats.session import RunSession
 from .layout import mode_dir
-from .raw import FORMAT_VERSION, write_record
+from .raw import FORMAT_VERSION, MODELINFO_SINCE, write_record
 from .netcache import NetworkCache, default_budget_bytes
 from .plan import stage_bounds
 
@@ -55,12 +68,13 @@ BUILD_S_PER_NET = 5.0
 
 #: ``plan``: list of PlannedMapping; ``images``: paths; ``device_name``: the
 #: seed's board name (Orin, Tx2, Xavier); ``cache_bytes``: the network cache's
-#: budget (None, default: :func:`~.netcache.default_budget_bytes`).
+#: budget (None, default: :func:`~.netcache.default_budget_bytes`); ``power_sampler``:
+#: ``--power_sampler`` (auto, ina, tegrastats); ``power_rate_hz``: ``--power_rate`` (readings/s).
 MultinetOptions = collections.namedtuple("MultinetOptions", [
     "plan", "mode", "images", "batch_size", "smpl_duration_s", "boundary_s", "eval_tgr", "tgr_params",
     "tgr_interval_ms", "func_layer_count", "warmup", "start_idx", "output_root", "device_name",
-    "force_mode", "sys_root", "args", "cache_bytes"])
-MultinetOptions.__new__.__defaults__ = (None,)
+    "force_mode", "sys_root", "args", "cache_bytes", "power_sampler", "power_rate_hz"])
+MultinetOptions.__new__.__defaults__ = (None, "auto", 500.0)
 
 
 def first_use_order(plan):
@@ -105,9 +119,12 @@ def _settings_differ(record, entry, opts):
                                                           json.dumps(entry.mapping)))
     if record.get("samplingDuration") != opts.smpl_duration_s:
         differ.append("--smpl_duration {} (now {:g})".format(record.get("samplingDuration"), opts.smpl_duration_s))
-    if record.get("format_version") != FORMAT_VERSION:
+    if not isinstance(record.get("format_version"), int) or record["format_version"] < MODELINFO_SINCE:
         differ.append("format_version {} (now {}: its ModelInfo is counted another way)".format(
             record.get("format_version"), FORMAT_VERSION))
+    sampler = _named_sampler_differs(record, opts)
+    if sampler:
+        differ.append(sampler)
     if record.get("Device") != opts.device_name:
         differ.append("board {} (now {})".format(record.get("Device"), opts.device_name))
     networks = record.get("networks") if isinstance(record.get("networks"), dict) else {}
@@ -115,6 +132,23 @@ def _settings_differ(record, entry, opts):
     if sizes and sizes != [opts.batch_size]:
         differ.append("--batch_size {} (now {})".format(sizes[0], opts.batch_size))
     return differ
+
+
+def _named_sampler_differs(record, opts):
+    """What to say when ``record``'s power came from another sampler than the one this run
+    named (module doc: only a named ``ina``/``tegrastats`` with ``--eval_tgr`` counts;
+    ``auto`` keeps either, and a file without telemetry says nothing); else None."""
+    if not opts.eval_tgr or opts.power_sampler not in ("ina", "tegrastats"):
+        return None
+    power = record.get("power")
+    if isinstance(power, dict):
+        found = power.get("sampler")
+    else:
+        found = "tegrastats" if record.get("tegrastats") is not None else None
+    if found is None or found == opts.power_sampler:
+        return None
+    return "power from {} (now --power_sampler {}; --power_sampler auto keeps files of either)".format(
+        found, opts.power_sampler)
 
 
 def file_state(path, entry, opts):
@@ -225,7 +259,26 @@ class _MappingMeasurer(object):
             ("window", {"t_start": round(t_start, 6), "t_end": round(t_end, 6), "settle_s": opts.boundary_s}),
             ("networks", networks),
             ("tegrastats", {"interval_ms": opts.tgr_interval_ms, "params": [p.name for p in session.params],
-                            "samples": samples} if samples is not None else None)])
+                            "samples": samples} if samples is not None else None),
+            ("power", self.power_block(entry, t_start, t_end))])
+
+    def power_block(self, entry, t_start, t_end):
+        """The record's ``power`` block (:mod:`.raw`): every reading of the power sampler stamped
+        in ``[t_start, t_end]`` (monotonic s); None where power comes from tegrastats, and
+        where the sampler, alive, gave no reading in the window (logged: the rails then come
+        from the tegrastats lines, as the block's absence says)."""
+        power = self.session.power
+        if power is None:
+            return None
+        power.wait_past(t_end)
+        readings = power.readings(t_start, t_end)
+        if not readings:
+            logger.warning("%s: the power sampler gave no reading in the window: its rails come from the tegrastats "
+                           "lines", entry.file)
+            return None
+        return collections.OrderedDict([
+            ("sampler", "ina"), ("telemetry", power.telemetry), ("rate_hz", round(power.plan.rate_hz, 3)),
+            ("rails", [rail.rail for rail in power.rails]), ("samples", readings)])
 
     def measure_or_skip(self, entry, warm_only=False):
         """:meth:`measure`, but CUDA out of memory empties the network cache, is logged and
@@ -285,8 +338,8 @@ def measure_mappings(opts, source):
 
     check_start_idx(opts.plan, opts.start_idx)
     folder = mode_dir(opts.output_root, opts.mode)
-    with RunSession("multinet", opts.output_root, folder, opts.mode, source, opts.force_mode,
-                    opts.sys_root) as session:
+    with RunSession("multinet", opts.output_root, folder, opts.mode, source, opts.force_mode, opts.sys_root,
+                    opts.power_sampler, opts.power_rate_hz) as session:
         check_images(opts.images)
         wanted = [e for e in opts.plan if e.index >= opts.start_idx]
         todo = [e for e in wanted if not is_done(os.path.join(folder, e.file), e, opts)]
@@ -296,7 +349,7 @@ def measure_mappings(opts, source):
         measurer = _MappingMeasurer(opts, session, load_batch(opts.images[0], 1), skipped)
         measurer.prebuild(todo)
         if opts.eval_tgr:
-            session.start_telemetry((), opts.tgr_params)
+            session.start_telemetry((), opts.tgr_params, window_s=opts.boundary_s + opts.smpl_duration_s)
         session.begin(closing=measurer.closing_keys, Device=opts.device_name, planned=len(opts.plan),
                       todo=len(todo), start_idx=opts.start_idx, args=opts.args or {})
         if opts.warmup and todo:

@@ -9,7 +9,9 @@ what is wrong and skipped, the rest are processed (:func:`collect_mode`).
 
 - per sample: ``path`` (the raw file), ``file`` (its name as recorded), ``mode``,
   ``Device`` (the seed's board name), ``class`` (A-D), ``k``, ``set``, ``board``,
-  ``telemetry`` (missing where the file does not say);
+  ``telemetry`` (missing where the file does not say), ``power_sampler`` (where its
+  power rails came from: ``ina``, ``tegrastats`` or ``none``, see
+  :func:`~.raw.power_sampler_of`);
 - per network: ``network``, ``passes``, ``throughput_per_s`` (passes/s), ``images_per_s``;
 - per stage: ``stage`` (0, 1, ... within the network), ``device`` (where it ran: cpu,
   cuda...), ``first_layer``/``last_layer``, ``infCount``, and the means of its timings,
@@ -19,7 +21,8 @@ From it come each sample's ``stageSummary`` and the ``{Device}/Mode{m}.csv`` tab
 (:func:`mode_table`: a row per sample and network with throughput, the mean latency of a
 pass (the sum of its stages' mean inference and transfer times, s), and the slowdown
 against the class A run of the same network alone on the same device where one exists;
-then the sample's power rails, mW) and ``{Device}/Mode{m}.provenance.json``.
+then the sample's power rails, mW) and ``{Device}/Mode{m}.provenance.json`` (telemetry,
+``power_samplers``: every sampler the samples' power came from, boards, simulated).
 
 Per sample (:func:`sample_json`), exactly the seed's keys: ``mapping``,
 ``stageSummary`` ({network: {device: {``infCount``, ``avgInfTime``,
@@ -28,7 +31,9 @@ Per sample (:func:`sample_json`), exactly the seed's keys: ``mapping``,
 ``Tegrastats`` (:func:`tegrastats_block`) summarises the window's lines (``RAM``/``SWAP``
 mean MB; ``CPU`` and each engine as ``Utilization``/``Frequencies`` min/max/avg, per core
 for the CPU; an engine that is off as ``"off"``, a bare clock as its mean MHz; sensors
-and rails under the board's friendly names, mean C / mW); ``ModelInfo`` ({network:
+and rails under the board's friendly names, mean C / mW; a rail the file's ``power``
+block holds takes the mean of its readings instead, in the same place, see
+:func:`apply_power`); ``ModelInfo`` ({network:
 {device: {``params``, ``macs``, ``flops`` as "61.1 M", ``functionalLayerCount``}}})
 formats the stage's recorded figures.
 
@@ -52,17 +57,17 @@ from layer_stats.tegrastats.params import param_keys, resolve_params
 from layer_stats.tegrastats.parse import LineParser
 from .modelinfo import human
 from .layout import RAW_NAME, raw_files
-from .raw import RawFileError, read_raw
+from .raw import RawFileError, power_sampler_of, read_raw
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["COLUMNS", "SUMMARY", "Sample", "collect_mode", "stage_frame", "sample_json", "tegrastats_block",
-           "mode_table", "SEED_KEYS", "check_output_root", "group_items", "write_group"]
+           "apply_power", "mode_table", "SEED_KEYS", "check_output_root", "group_items", "write_group"]
 
 SEED_KEYS = ("mapping", "stageSummary", "samplingDuration", "Mode", "Device", "Tegrastats", "ModelInfo")
 #: The stage frame's columns (module doc), units in the names.
-COLUMNS = ("path", "file", "mode", "Device", "class", "k", "set", "board", "telemetry", "network", "passes",
-           "throughput_per_s", "images_per_s", "stage", "device", "first_layer", "last_layer", "infCount",
+COLUMNS = ("path", "file", "mode", "Device", "class", "k", "set", "board", "telemetry", "power_sampler", "network",
+           "passes", "throughput_per_s", "images_per_s", "stage", "device", "first_layer", "last_layer", "infCount",
            "inf_time_mean_s", "transfer_time_mean_s")
 #: A stage's columns in the seed's ``stageSummary``, in :func:`sample_json`'s order.
 SUMMARY = ["network", "device", "infCount", "inf_time_mean_s", "transfer_time_mean_s"]
@@ -72,7 +77,8 @@ _TABLE = ["mode", "device", "file", "class", "k", "set", "network", "stages", "p
 _CORE = re.compile(r"^CPU(\d+)_(util_pct|freq_MHz)$")
 _ENGINE = re.compile(r"^(\w+?)_(util_pct|freq_MHz|state)$")
 
-#: One checked raw file: its ``path``, the ``record`` (dict) and its ``tegrastats`` block.
+#: One checked raw file: its ``path``, the ``record`` (dict) and its seed ``Tegrastats`` block
+#: (:func:`tegrastats_block` of its lines, then :func:`apply_power`).
 Sample = collections.namedtuple("Sample", "path record tegrastats")
 
 
@@ -133,6 +139,22 @@ def tegrastats_block(raw_lines, board, params=None):
     return block
 
 
+def apply_power(block, power, board):
+    """Put the mean of each rail's readings in ``power`` (a raw file's ``power`` block, None:
+    nothing to do) into ``block`` (:func:`tegrastats_block`), under the rail's friendly name:
+    in place of the tegrastats lines' mean where the block has it, else at the end.  The
+    readings come at a fixed rate, so their plain mean is the window's mean power (mW).
+    Returns ``block``."""
+    if power is None:
+        return block
+    friendly = _friendly(board)
+    for rail in power["rails"]:
+        value = mean([s["values"].get(rail + "_mW") for s in power["samples"]])
+        if value is not None:
+            block[friendly.get(rail.lower(), rail)] = _rounded(value)
+    return block
+
+
 def _rounded(value, digits=4):
     """``value`` rounded, or None where the window had no number for it."""
     return None if value is None else round(value, digits)
@@ -169,7 +191,8 @@ def _read_sample(path, mode):
     _check_one_stage_per_device(path, record)
     tegra = record.get("tegrastats") or {}
     lines = [s["raw"] for s in tegra.get("samples") or []]
-    return Sample(path, record, tegrastats_block(lines, record.get("board"), tegra.get("params")))
+    block = tegrastats_block(lines, record.get("board"), tegra.get("params"))
+    return Sample(path, record, apply_power(block, record.get("power"), record.get("board")))
 
 
 def collect_mode(folder, mode, device=None):
@@ -206,7 +229,7 @@ def stage_frame(samples):
     for sample in samples:
         record = sample.record
         head = (sample.path, record.get("file"), record["Mode"], record["Device"], record["class"], record.get("k"),
-                record.get("set"), record.get("board"), record.get("telemetry"))
+                record.get("set"), record.get("board"), record.get("telemetry"), power_sampler_of(record))
         for network, result in record["networks"].items():
             middle = (network, result["passes"], result["throughput_per_s"],
                       result.get("images_per_s", result["throughput_per_s"]))
@@ -328,7 +351,8 @@ def _provenance(rows, count):
     telemetry = kinds("telemetry")
     return collections.OrderedDict([
         ("Device", first["Device"].iloc[0]), ("mode", int(first["mode"].iloc[0])), ("telemetry", telemetry),
-        ("boards", kinds("board")), ("simulated", "simulated" in telemetry), ("samples", count),
+        ("power_samplers", kinds("power_sampler")), ("boards", kinds("board")),
+        ("simulated", "simulated" in telemetry), ("samples", count),
         ("note", "SIMULATED telemetry: values come from the built-in simulator, not a Jetson"
          if "simulated" in telemetry else "")])
 

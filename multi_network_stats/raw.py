@@ -4,24 +4,34 @@ Raw file (JSON, ``format_version`` :data:`FORMAT_VERSION`; history: 1, first ver
 ModelInfo from ptflops (``backend`` ``aten`` or ``pytorch``, FLOPs = 2 x MACs); 2, the
 same keys, ModelInfo from :mod:`layer_stats.models.complexity` (``backend``
 ``fn-count/deepspeed-rules v1``: MACs without bias, FLOPs by DeepSpeed's rules, the
-same figures on every torch), so the figures of a version-1 file differ):
+same figures on every torch), so the figures of a version-1 file differ; 3, adds
+``power``, the readings of the INA3221/INA238 power monitors (a version-2 file reads
+as one whose ``power`` is None)):
 ``index``, ``class``, ``k``, ``set``, ``file``, ``mapping``, ``samplingDuration``
 (s), ``Mode``, ``Device`` (the seed's board name), ``board``, ``telemetry``,
 ``run`` (the run file's name), ``window`` ({``t_start``, ``t_end``, ``settle_s``}),
 ``networks`` ({network: {``image``, ``batch_size``, ``passes``, ``throughput_per_s``
 (passes/s), ``images_per_s``,
 ``stages``: [{``key``, ``device``, ``first_layer``, ``last_layer``,
-``infCount``, ``inf_times_s``, ``transfer_times_s``, ``modelinfo``}]}}) and
+``infCount``, ``inf_times_s``, ``transfer_times_s``, ``modelinfo``}]}}),
 ``tegrastats`` ({``interval_ms``, ``params`` (``--tgr_params``; empty: all),
 ``samples``: [{``t``, ``raw``}]}: every line of the window and the first after
-it) or None without ``--eval_tgr``.
+it) or None without ``--eval_tgr``, and ``power``: None where the power rails come
+from the tegrastats lines (``--power_sampler tegrastats``, ``auto`` falling back, a
+replayed log, no ``--eval_tgr``), else {``sampler`` (``ina``), ``telemetry`` (``ina``:
+a board's monitors; ``simulated``), ``rate_hz`` (readings/s asked of the sampler),
+``rails`` (the monitors' rail names, ``VDD_IN``...), ``samples``: [{``t`` (monotonic s,
+the clock of ``window``), ``values``: {``{rail}_mW``: mW}}]}: every fresh reading
+stamped inside the window, oldest first (readings are instantaneous conversions, so
+none outside it is needed).  ``window`` times and every ``t`` are rounded to 1 us.
 
 :func:`write_record` writes one atomically; :func:`read_raw` reads one back and
 checks it field by field (:func:`check_record`): raw files can be edited, truncated
 or written by another tool, so a bad file is named with the field and what is wrong
 (``networks.resnet50.stages[0].inf_times_s[3] is NaN, not a finite number >= 0``)
 instead of ending in a traceback or putting NaN into an output.  Both raise
-:class:`RawFileError`.  The generator imports this module on the board: it needs the
+:class:`RawFileError`.  :func:`power_sampler_of` says where a record's power came
+from.  The generator imports this module on the board: it needs the
 standard library only (no pandas or numpy; tests/test_measurement_path.py runs it with both
 unimportable).
 """
@@ -34,9 +44,17 @@ from layer_stats import errors
 from layer_stats.fsutil import atomic_write
 from layer_stats.stats import is_number
 
-__all__ = ["FORMAT_VERSION", "RawFileError", "write_record", "read_raw", "check_record", "SAFE_NAME"]
+__all__ = ["FORMAT_VERSION", "MODELINFO_SINCE", "POWER_SAMPLERS", "RawFileError", "write_record", "read_raw",
+           "check_record", "power_sampler_of", "SAFE_NAME"]
 
-FORMAT_VERSION = 2
+#: History in the module doc.
+FORMAT_VERSION = 3
+#: The first ``format_version`` whose ModelInfo is counted as this version counts it.
+MODELINFO_SINCE = 2
+#: ``power.sampler`` values a file may hold.
+POWER_SAMPLERS = ("ina",)
+#: ``power.telemetry`` values a file may hold.
+_POWER_TELEMETRY = ("ina", "simulated")
 
 
 class RawFileError(errors.RawFileError):
@@ -86,6 +104,11 @@ class _Checker(object):
             self.fail(where, value, "a name of letters, digits, '_.-'" if pattern is not None else "a string")
         return value
 
+    def finite(self, value, where):
+        if not is_number(value):
+            self.fail(where, value, "a finite number")
+        return value
+
     def number(self, value, where, positive=False):
         ok = is_number(value) and (value > 0 if positive else value >= 0)
         if not ok:
@@ -121,6 +144,15 @@ def check_record(path, record, mode=None):
     for network, result in networks.items():
         _check_network(c, "networks." + network, result)
     _check_tegrastats(c, record.get("tegrastats"))
+    _check_power(c, record.get("power"), record.get("window"))
+
+
+def power_sampler_of(record):
+    """Where a (checked) record's power rails came from: its ``power.sampler`` (``ina``),
+    ``tegrastats`` (the lines; every file before version 3), or ``none`` (no telemetry)."""
+    if record.get("power") is not None:
+        return record["power"]["sampler"]
+    return "tegrastats" if record.get("tegrastats") is not None else "none"
 
 
 def _check_top(c, record, mode):
@@ -184,6 +216,51 @@ def _check_tegrastats(c, tegra):
     for i, sample in enumerate(c.array(tegra.get("samples") or [], "tegrastats.samples")):
         c.obj(sample, "tegrastats.samples[{}]".format(i))
         c.text(sample.get("raw"), "tegrastats.samples[{}].raw".format(i))
+
+
+def _window_bounds(window):
+    """``(t_start, t_end)`` of a record's ``window`` where both are finite numbers, else None."""
+    if isinstance(window, dict) and is_number(window.get("t_start")) and is_number(window.get("t_end")):
+        return window["t_start"], window["t_end"]
+    return None
+
+
+def _check_power(c, power, window):
+    """The ``power`` block (module doc): known sampler and telemetry, a rate > 0, rail names,
+    at least one reading, each stamped after the one before (inside ``window`` where the
+    record has one) with a finite mW for some of the block's rails and nothing else."""
+    if power is None:
+        return
+    c.obj(power, "power")
+    for key in ("sampler", "telemetry", "rate_hz", "rails", "samples"):
+        if key not in power:
+            raise RawFileError("{}: power has no {}".format(c.path, key))
+    if power["sampler"] not in POWER_SAMPLERS:
+        c.fail("power.sampler", power["sampler"], "one of " + ", ".join(POWER_SAMPLERS))
+    if power["telemetry"] not in _POWER_TELEMETRY:
+        c.fail("power.telemetry", power["telemetry"], "one of " + ", ".join(_POWER_TELEMETRY))
+    c.number(power["rate_hz"], "power.rate_hz", positive=True)
+    keys = set()
+    for i, rail in enumerate(c.array(power["rails"], "power.rails", nonempty=True)):
+        keys.add(c.text(rail, "power.rails[{}]".format(i), SAFE_NAME) + "_mW")
+    bounds, last = _window_bounds(window), None
+    for i, sample in enumerate(c.array(power["samples"], "power.samples", nonempty=True)):
+        where = "power.samples[{}]".format(i)
+        c.obj(sample, where)
+        t = c.finite(sample.get("t"), where + ".t")
+        if last is not None and t <= last:
+            c.fail(where + ".t", t, "a time after the reading before ({!r} s)".format(last))
+        if bounds is not None and not bounds[0] <= t <= bounds[1]:
+            c.fail(where + ".t", t, "a time inside the window ({!r}-{!r} s)".format(*bounds))
+        last = t
+        values = c.obj(sample.get("values"), where + ".values")
+        if not values:
+            raise RawFileError("{}: {}.values is empty, not at least one rail's mW".format(c.path, where))
+        for key, value in values.items():
+            if key not in keys:
+                raise RawFileError("{}: {}.values has {}, not a {{rail}}_mW key of a rail in power.rails".format(
+                    c.path, where, _show(key)))
+            c.finite(value, "{}.values.{}".format(where, key))
 
 
 def write_record(path, record):

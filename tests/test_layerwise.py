@@ -23,9 +23,11 @@ PROCESS = os.path.join(ROOT, "layer_stats", "processedDataGeneration", "processD
 TX2_ROOT = os.path.join(ROOT, "tests", "fixtures", "jetson_root", "tx2")
 FAKE_BIN = os.path.join(ROOT, "tests", "fixtures", "fake")
 #: Short runs; the wait for power to settle after a layer is cut at 0.5 s (on a busy test host
-#: it may never come back near the idle baseline).
+#: it may never come back near the idle baseline).  Power from tegrastats lines (the power
+#: sampler's runs: test_power_layerwise.py).
 QUICK = ["--tgr_smpl_duration", "0.3", "--tgr_smpl_boundry", "0.1", "--idle_duration", "0.4",
-         "--settle_timeout", "0.5", "--lt_smpl_count", "4", "--lt_warmup", "1", "--sys_root", TX2_ROOT]
+         "--settle_timeout", "0.5", "--lt_smpl_count", "4", "--lt_warmup", "1", "--sys_root", TX2_ROOT,
+         "--power_sampler", "tegrastats"]
 #: The full run below: shorter power windows (0.05 s boundaries around 0.2 s measured) and
 #: 10 timed runs per layer, whose minimum stays meaningful on a busy host.
 WINDOW = ["--tgr_smpl_duration", "0.2", "--tgr_smpl_boundry", "0.05", "--lt_smpl_count", "10"]

@@ -58,7 +58,7 @@ SMALL = ["--jetsonDevice", "Orin", "--mode", "1", "--num_samples", "2", "--eval_
 @pytest.fixture(scope="module")
 def run_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("multinet") / "Dataset")
-    done = generate(root, *(SMALL + ["--device_list", "cpu,fakegpu"]))
+    done = generate(root, *(SMALL + ["--device_list", "cpu,fakegpu", "--power_sampler", "tegrastats"]))
     assert done.returncode == 0, done.stderr[-3000:]
     processed = post("--orinModes", "1", "--input_file_root", os.path.join(root, "Multinet"))
     assert processed.returncode == 0, processed.stderr

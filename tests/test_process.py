@@ -22,7 +22,7 @@ def _power(layer, image, t0, samples, idle):
             "boundary_s": 0.2, "duration_s": 0.6, "iterations": 10,
             "samples": [{"t": t, "boundary": flag, "values": {"VDD_SYS_CPU_mW": mw}} for t, mw, flag in samples],
             "idle": {"t_start": t0 - 3, "t_end": t0 - 1, "n": 50, "values": {"VDD_SYS_CPU_mW": idle}},
-            "settle_s": 0.4, "settled": True}
+            "settle_s": 0.4, "settled": True, "power_sampler": "tegrastats"}
 
 
 def _latency(layer, image, samples, device="cpu", network="toynet"):
@@ -100,7 +100,7 @@ def test_corrupt_and_newer_files_are_named_and_skipped(dataset):
     done = process("--input_root", dataset)
     assert done.returncode == 0
     assert "broken" + os.sep + "img1.jsonl line 2: not JSON" in done.stderr
-    assert "future" + os.sep + "img1.jsonl line 1: format_version 2" in done.stderr
+    assert "future" + os.sep + "img1.jsonl line 1: format_version {}".format(FORMAT_VERSION + 1) in done.stderr
     with open(os.path.join(dataset, "Processed", "Mode0.json")) as handle:
         assert "broken" not in json.load(handle)
 
@@ -162,7 +162,8 @@ def _strict_json(path):
     ("latency", lambda line: line.replace('"samples_s":[0.01,0.02]', '"samples_s":[0.01,"fast"]'),
      "samples_s holds a value"),
     ("latency", lambda line: line.replace('"samples_s":[0.01,0.02]', '"samples_s":{}'), "samples_s is not"),
-    ("latency", lambda line: line.replace('"format_version":1', '"format_version":"1"'), "format_version '1'"),
+    ("latency", lambda line: line.replace('"format_version":{}'.format(FORMAT_VERSION), '"format_version":"1"'),
+     "format_version '1'"),
     ("latency", lambda line: line.replace('"samples_s":[0.01,0.02]', '"samples_s":[-1e308]'), "samples_s holds"),
 ])
 def test_hostile_raw_content_is_named_skipped_and_the_rest_processed(dataset, kind, mutate, why):

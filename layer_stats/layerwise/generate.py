@@ -7,8 +7,10 @@ per layer, written as raw files under ``<output_root>/LayerStats/Mode{m}/``.
 1. check the options, the models, the images (decoded once) and the weights;
 2. open a :class:`~layer_stats.session.RunSession`: the mode (``nvpmodel -q``),
    an output root that is writable and no other run holds, stop signals;
-3. check the files already there;
-4. start one recorder for the whole run (``eval_tgr`` only), then write
+3. start the telemetry for the whole run (``eval_tgr`` only): one tegrastats
+   recorder, and the power sampler ``--power_sampler`` asks for (``auto``: the
+   board's power monitors where readable, else tegrastats lines);
+4. check the files already there (the power sampler is known only now), then write
    ``run-<UTC start>.json`` (status ``running``) and ``Mode{m}.conf``;
 5. per network: build, split, move to the device; per image: preprocess
    once, compute every layer's input once, then latency and power files;
@@ -18,8 +20,8 @@ Files appear atomically, so rerunning the same command resumes: a raw file
 that exists and reads as a finished file is skipped; one that does not
 (truncated or corrupt by hand or by a full disk) is set aside as
 ``NAME.jsonl.corrupt`` and measured again; one measured with other settings
-(device, granularity, batch size, board) stops the run before it measures anything,
-since its lines would mix with this run's.
+(device, granularity, batch size, board, power sampler) stops the run before it
+measures anything, since its lines would mix with this run's.
 """
 import collections
 import logging
@@ -39,23 +41,27 @@ logger = logging.getLogger(__name__)
 __all__ = ["LayerwiseOptions", "measure_layers", "planned_files", "check_options"]
 
 #: Options of a run (units in the names).  ``models``: list of names;
-#: ``images``: list of paths; ``tgr_params``: list of names or None (board default).
+#: ``images``: list of paths; ``tgr_params``: list of names or None (board default);
+#: ``power_sampler``: ``auto``, ``tegrastats`` or ``ina`` (where the rails come from);
+#: ``power_rate_hz``: readings per second asked of the power sampler.
 LayerwiseOptions = collections.namedtuple("LayerwiseOptions", [
     "mode", "device", "models", "images", "granularity", "batch_size", "weights",
     "eval_latency", "lt_smpl_count", "lt_warmup",
     "eval_tgr", "tgr_params", "tgr_interval_ms", "tgr_smpl_duration_s", "tgr_smpl_boundary_s",
-    "idle_s", "settle_timeout_s", "output_root", "force_mode", "sys_root", "args"])
+    "idle_s", "settle_timeout_s", "power_sampler", "power_rate_hz", "output_root", "force_mode", "sys_root",
+    "args"])
 
 
 def _kinds(opts):
     return [kind for kind, on in (("latency", opts.eval_latency), ("power", opts.eval_tgr)) if on]
 
 
-def planned_files(opts, board=None):
+def planned_files(opts, board=None, power_sampler=None):
     """``[(path, kind, network, image, state)]`` for every raw file the run would write, in
     order; ``state`` is ``todo``, ``done`` (a finished file is there) or ``redo`` (the file
     there is corrupt).  Raises DnnStatsError naming a file measured with other settings
-    (``board``: the telemetry's board where known before it starts)."""
+    (``board``: the telemetry's board; ``power_sampler``: ``tegrastats`` or ``ina``, what
+    power files are measured with; each None where not known yet, and then not compared)."""
     from ..models.inputs import image_key
 
     out = []
@@ -63,20 +69,22 @@ def planned_files(opts, board=None):
         for image in opts.images:
             for kind in _kinds(opts):
                 path = layout.raw_file(opts.output_root, opts.mode, opts.device, kind, network, image_key(image))
-                out.append((path, kind, network, image, _state(path, kind, opts, board)))
+                out.append((path, kind, network, image, _state(path, kind, opts, board, power_sampler)))
     return out
 
 
-def _state(path, kind, opts, board):
+def _state(path, kind, opts, board, power_sampler):
     if not os.path.exists(path):
         return "todo"
-    expect = dict(zip(RUN_SETTINGS, (opts.device, opts.granularity, opts.batch_size, board)))
-    if board is None:
-        del expect["board"]
+    expect = dict(zip(RUN_SETTINGS, (opts.device, opts.granularity, opts.batch_size, board,
+                                     power_sampler if kind == "power" else None)))
+    for key in ("board", "power_sampler"):
+        if expect[key] is None:
+            del expect[key]
     state, why = check_file(path, kind, expect)
     if state == "mismatch":
-        raise DnnStatsError("{}: it was measured with other settings; pass another --output_root, or move that "
-                            "file away to measure it again".format(why))
+        raise DnnStatsError("{}: it was measured with other settings; run with the same ones, pass another "
+                            "--output_root, or move that file away to measure it again".format(why))
     if state == "corrupt":
         logger.warning("%s (will be set aside and measured again)", why)
         return "redo"
@@ -108,21 +116,35 @@ def check_options(opts, dry_run=False):
 
 class _LayerMeasurer(object):
     """What one layer-wise run measures with: the options, its session (telemetry, run
-    file), the sample reader, and the files written and skipped."""
+    file), the tegrastats sample reader (the parameters the power sampler does not
+    serve), and the files written and skipped."""
 
     def __init__(self, opts, session):
         self.opts, self.session = opts, session
         self.reader = None
         self.written, self.skipped = [], []
 
-    def start(self):
-        """Start the telemetry (``eval_tgr`` only), then write the run file."""
-        from ..measure.power import SampleReader
+    def start_telemetry(self):
+        """Start the telemetry (``eval_tgr`` only); the power sampler keeps the readings of
+        the longest window the run cuts (a layer's, or the idle baseline)."""
+        from ..measure.power import SampleReader, tegrastats_params
 
         opts = self.opts
         if opts.eval_tgr:
-            self.session.start_telemetry(["gpu" if self.on_gpu else "cpu"], opts.tgr_params)
-            self.reader = SampleReader(self.session.params)
+            window_s = max(2.0 * opts.tgr_smpl_boundary_s + opts.tgr_smpl_duration_s, opts.idle_s)
+            self.session.start_telemetry(["gpu" if self.on_gpu else "cpu"], opts.tgr_params, window_s)
+            self.reader = SampleReader(tegrastats_params(self.session.params, self.session.power))
+
+    @property
+    def power_sampler(self):
+        """``ina`` or ``tegrastats``: where this run's rails come from (None without telemetry)."""
+        if self.reader is None:
+            return None
+        return "ina" if self.session.power is not None else "tegrastats"
+
+    def begin(self):
+        """Write the run file."""
+        opts = self.opts
         self.session.begin(closing=self.closing_keys, device=opts.device, models=list(opts.models),
                            images=[os.path.basename(p) for p in opts.images], granularity=opts.granularity,
                            args=opts.args or {})
@@ -162,28 +184,44 @@ def _latency_lines(measurer, network, image, chain, inputs, model, model_input):
     return lines
 
 
+def _line_params(measurer):
+    """``{parameter: [keys]}`` in ``--tgr_params`` order, whichever feed serves each."""
+    from ..measure.power import served_params
+
+    served = served_params(measurer.session.params, measurer.session.power)
+    learnt = measurer.reader.keys or {}
+    return {p.name: served.get(p.name) or learnt.get(p.name, []) for p in measurer.session.params}
+
+
 def _power_lines(measurer, network, image, chain, inputs):
-    from ..measure.power import idle_baseline, run_for, wait_until_idle
+    from ..measure.power import cut_window, idle_baseline, run_for, wait_until_idle
 
     opts, session, reader = measurer.opts, measurer.session, measurer.reader
-    recorder = session.recorder
+    recorder, sampler = session.recorder, session.power
     boundary, duration = opts.tgr_smpl_boundary_s, opts.tgr_smpl_duration_s
-    idle = idle_baseline(recorder, reader, opts.idle_s)
+    idle = idle_baseline(recorder, reader, opts.idle_s, sampler=sampler)
+    params = _line_params(measurer)
+    source = {"power_sampler": measurer.power_sampler}
+    if sampler is not None:
+        source["power_rate_hz"] = round(sampler.plan.rate_hz, 3)
     lines = []
     for index, (layer, arg) in enumerate(zip(chain.layers, inputs)):
         with session.gpu_busy(1.0 if measurer.on_gpu else 0.0):
             t_start, t_end, iterations = run_for(layer, arg, boundary + duration + boundary, opts.device)
-        recorder.wait_past(t_end)
-        samples = reader.read(recorder.window(t_start, t_end, include_next=True), t_start, t_end, boundary)
-        settled, settle_s = wait_until_idle(recorder, reader, idle["values"], opts.settle_timeout_s)
+        samples, readings = cut_window(recorder, reader, t_start, t_end, boundary, sampler)
+        settled, settle_s = wait_until_idle(recorder, reader, idle["values"], opts.settle_timeout_s, sampler)
         if not settled:
             logger.warning("%s layer %d: power not back near idle after %.1f s (going on)", network, index, settle_s)
         line = measurer.label(network, image, index, chain.names[index])
-        line.update(params=reader.keys, t_start=round(t_start, 6), t_end=round(t_end, 6), boundary_s=boundary,
-                    duration_s=duration, iterations=iterations, samples=samples, idle=idle,
-                    settle_s=settle_s, settled=settled)
+        line.update(params=params, t_start=round(t_start, 6), t_end=round(t_end, 6), boundary_s=boundary,
+                    duration_s=duration, iterations=iterations, samples=samples)
+        line.update(source)
+        if readings is not None:
+            line["power_samples"] = readings
+        line.update(idle=idle, settle_s=settle_s, settled=settled)
         lines.append(line)
-        logger.debug("%s %s layer %d: %d iterations, %d samples", network, image, index, iterations, len(samples))
+        logger.debug("%s %s layer %d: %d iterations, %d samples, %d readings", network, image, index, iterations,
+                     len(samples), len(readings or ()))
     return lines
 
 
@@ -246,17 +284,19 @@ def measure_layers(opts, source):
 
     ``source``: the telemetry Source (None for latency only).  Raises DnnStatsError for
     bad options (see :func:`check_options`), files of other settings already there,
-    an output root that is not writable or held by another run, or a mode mismatch;
+    an output root that is not writable or held by another run, a mode mismatch, or a
+    ``--power_sampler ina`` that cannot read the monitors (a replay, an unknown rail);
     TelemetryError if the telemetry child fails; Interrupted on SIGINT/SIGTERM/SIGHUP
     (after the run file is marked ``interrupted`` and the recorder stopped).
     """
     check_options(opts)
     folder = layout.mode_dir(opts.output_root, opts.mode)
     with RunSession("layerwise", opts.output_root, folder, opts.mode, source, opts.force_mode,
-                    opts.sys_root) as session:
-        plan = planned_files(opts, source.board if source is not None else None)
+                    opts.sys_root, opts.power_sampler, opts.power_rate_hz) as session:
         measurer = _LayerMeasurer(opts, session)
-        measurer.start()
+        measurer.start_telemetry()
+        plan = planned_files(opts, session.board, measurer.power_sampler)
+        measurer.begin()
         progress = Progress("layer-wise Mode{} {}".format(opts.mode, opts.device), total=len(plan), unit="file")
         for network in opts.models:
             _measure_network(measurer, network, [entry for entry in plan if entry[2] == network], progress)

@@ -11,13 +11,18 @@ partial or hostile file is named and skipped) into ONE tidy DataFrame, a row per
 - ``name`` (the units the layer holds; missing where the line has none), ``telemetry``
   (``tegrastats``, ``simulated``, ``replay``) and ``board``, ``unknown`` where the line
   does not say;
-- ``kind``: ``latency`` (one timed run), ``power`` (one tegrastats sample of one key in a
-  layer's window) or ``idle`` (one key's idle baseline before the network, one per window);
+- ``kind``: ``latency`` (one timed run), ``power`` (one sample of one key in a layer's
+  window) or ``idle`` (one key's idle baseline before the network, one per window);
+- ``sampler``: where a power or idle row's key came from: ``ina`` (the power monitors'
+  readings, the line's ``power_samples``: the rails the power sampler served) or
+  ``tegrastats`` (tegrastats lines, the line's ``samples``: every other key, and every
+  key of a version-1 line or a ``--power_sampler tegrastats`` run); missing for latency;
 - ``parameter`` (the ``--tgr_params`` name) and ``key`` (the tegrastats key, its unit in
   its name: ``_mW``, ``_MHz``, ``_pct``...), missing for latency;
 - ``value`` (float): s for latency, the key's unit otherwise; NaN where a sample holds no
   finite number for the key (a core that is off, ``"off"``, a field missing);
-- ``t_s``: a power sample's time (monotonic s; NaN on other rows);
+- ``t_s``: a power sample's time (monotonic s; NaN on other rows): when its tegrastats line
+  arrived, or when the monitor was read;
 - ``boundary``: True for a power sample outside its window's core
   ``(t_start + boundary_s, t_end - boundary_s]``, told by its timestamp
   (:func:`~layer_stats.measure.window.in_core`; the raw file's own flag is not used);
@@ -33,7 +38,8 @@ From that summary come ``Mode{m}.json`` (:func:`mode_json`: exactly the seed's s
 network -> ``cpu``/``gpu`` -> ``power`` ({layer: {parameter: mean}}, mW rounded to 0.01)
 and ``latency`` ({layer: mean s})) and ``LayerStats.csv`` (:func:`layer_table`: a row per
 layer, the whole model as layer ``model``).  :func:`provenance` says where a mode's
-numbers come from (telemetry, boards, simulated or not).
+numbers come from (telemetry, boards, power samplers, simulated or not).  The Mode JSON
+and the CSV name a rail the same way whichever sampler measured it.
 """
 import collections
 import logging
@@ -44,7 +50,7 @@ import pandas as pd
 
 from .layout import iter_raw_files
 from ..measure.window import in_core
-from .raw import RawFileError, read_lines
+from .raw import RawFileError, rail_keys, read_lines
 from ..stats import is_number
 
 logger = logging.getLogger(__name__)
@@ -59,9 +65,9 @@ FEW_SAMPLES = 10
 
 #: The labels every row of one raw line's key shares, then the per-sample columns.
 _LABELS = ("mode", "device", "network", "image", "layer", "line", "name", "telemetry", "board", "kind",
-           "parameter", "key", "settled")
+           "sampler", "parameter", "key", "settled")
 COLUMNS = _LABELS + ("value", "t_s", "boundary")
-_TEXT = ["device", "network", "image", "layer", "name", "telemetry", "board", "kind", "parameter", "key"]
+_TEXT = ["device", "network", "image", "layer", "name", "telemetry", "board", "kind", "sampler", "parameter", "key"]
 #: One layer of one network on one device in one mode: what the outputs average over.
 UNIT = ["mode", "device", "network", "layer"]
 _FIRST = ["mode", "network", "device", "layer", "name", "telemetry", "board", "images", "latency_mean_s",
@@ -116,17 +122,32 @@ def _floats(values):
     return out
 
 
+def _feeds(record):
+    """``{sampler: (samples, times, boundary flags)}`` of a power line, and the keys the
+    power sampler served (:func:`.raw.rail_keys` on an ``ina`` line; none otherwise)."""
+    feeds = {"tegrastats": record["samples"]}
+    ina = record.get("power_sampler") == "ina"
+    if ina:
+        feeds["ina"] = record["power_samples"]
+    out = {}
+    for sampler, samples in feeds.items():
+        times = [s["t"] for s in samples]
+        out[sampler] = (samples, times, [not in_core(t, record["t_start"], record["t_end"], record["boundary_s"])
+                                         for t in times])
+    return out, rail_keys(record) if ina else set()
+
+
 def _add_power(rows, labels, record):
-    samples = record["samples"]
-    times = [s["t"] for s in samples]
-    boundary = [not in_core(t, record["t_start"], record["t_end"], record["boundary_s"]) for t in times]
+    feeds, served = _feeds(record)
     idle = (record.get("idle") or {}).get("values") or {}
     settled = record.get("settled") is not False
     for param, keys in record["params"].items():
         for key in keys:
-            rows.add(labels + ("power", param, key, settled), [s["values"].get(key) for s in samples],
+            sampler = "ina" if key in served else "tegrastats"
+            samples, times, boundary = feeds[sampler]
+            rows.add(labels + ("power", sampler, param, key, settled), [s["values"].get(key) for s in samples],
                      times, boundary)
-            rows.add(labels + ("idle", param, key, settled), [idle.get(key)])
+            rows.add(labels + ("idle", sampler, param, key, settled), [idle.get(key)])
 
 
 def samples_frame(input_root, modes=None):
@@ -145,7 +166,7 @@ def samples_frame(input_root, modes=None):
             labels = (ref.mode, ref.device, ref.network, ref.image, str(record["layer"]), number,
                       record.get("name") or None, record.get("telemetry", "unknown"), record.get("board", "unknown"))
             if ref.kind == "latency":
-                rows.add(labels + ("latency", None, None, True), record["samples_s"])
+                rows.add(labels + ("latency", None, None, None, True), record["samples_s"])
             else:
                 _add_power(rows, labels, record)
     return rows.frame(), problems
@@ -335,11 +356,15 @@ def layer_table(summary, params=None):
 
 
 def provenance(frame, mode):
-    """Where ``mode``'s numbers come from: telemetry kinds, boards, networks, simulated or not."""
+    """Where ``mode``'s numbers come from: telemetry kinds, the samplers of its power rows
+    (``power_samplers``: ``tegrastats`` and/or ``ina``; a version-1 file's are ``tegrastats``),
+    boards, networks, simulated or not."""
     rows = frame.loc[frame["mode"] == mode]
     telemetry = sorted(rows["telemetry"].drop_duplicates().tolist())
+    samplers = sorted(rows.loc[rows["kind"] == "power", "sampler"].dropna().drop_duplicates().tolist())
     return collections.OrderedDict([
-        ("mode", mode), ("telemetry", telemetry), ("boards", sorted(rows["board"].drop_duplicates().tolist())),
+        ("mode", mode), ("telemetry", telemetry), ("power_samplers", samplers),
+        ("boards", sorted(rows["board"].drop_duplicates().tolist())),
         ("simulated", "simulated" in telemetry), ("networks", sorted(rows["network"].drop_duplicates().tolist())),
         ("note", "SIMULATED telemetry: power values come from the built-in simulator, not a Jetson"
          if "simulated" in telemetry else "")])

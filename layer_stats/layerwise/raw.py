@@ -4,21 +4,37 @@ Every line carries ``format_version`` (:data:`FORMAT_VERSION`); readers accept
 every version up to it.  Format history:
 
 - 1: first version.
+- 2: a power line says where its rails came from: ``power_sampler`` (``tegrastats`` or
+  ``ina``); an ``ina`` line adds ``power_rate_hz`` and ``power_samples`` (the power
+  monitors' readings) and its ``idle`` adds ``power_n``.  A version-1 power line has no
+  ``power_sampler``: its rails came from tegrastats lines, and it reads as ``tegrastats``
+  (:func:`run_setting`).
 
 Latency line: ``format_version``, ``network``, ``image``, ``device`` (cpu/cuda),
 ``layer`` (int index, or ``"model"`` for the whole model timed the same way),
-``name`` (the units the layer holds), ``batch_size``, ``input_shape``,
+``name`` (the units the layer holds), ``batch_size``, ``granularity`` (block/fine),
+``telemetry`` (the run's telemetry source: tegrastats, simulated, replay; None without
+one), ``board`` (``"unavailable"`` where the run could not tell), ``input_shape``,
 ``warmup`` (runs not kept), ``samples_s`` (every timed run, s).
 
 Power line: ``format_version``, ``network``, ``image``, ``device``, ``layer``,
-``name``, ``batch_size``, ``params`` ({parameter: [tegrastats keys]}),
-``t_start``/``t_end`` (monotonic s, the loop's start and end), ``boundary_s``,
-``duration_s``, ``iterations`` (calls of the layer in the window),
-``samples`` ([{``t``, ``boundary``, ``values``}], the whole window plus the
-first sample after it), ``idle`` ({``t_start``, ``t_end``, ``n``, ``lead_s``,
-``values``: {key: mean}}, the baseline taken before the network, after an
-unmeasured lead), ``settle_s`` and
-``settled`` (the wait for power to return near idle after the layer).
+``name``, ``batch_size``, ``granularity``, ``telemetry``, ``board``, ``params``
+({parameter: [keys]}: the tegrastats keys, units in their names; a rail the power
+sampler reads has the same key, ``{RAIL}_mW``), ``t_start``/``t_end`` (monotonic s,
+the loop's start and end), ``boundary_s``, ``duration_s``, ``iterations`` (calls of
+the layer in the window), ``samples`` ([{``t`` (s, when the line arrived),
+``boundary``, ``values``: {key: value}}]: the tegrastats lines of the whole window
+plus the first one after it, holding the keys tegrastats serves; ``[]`` where the
+power sampler serves every parameter), ``power_sampler`` (version 2: ``tegrastats``,
+the rails are in ``samples``, or ``ina``, they are in ``power_samples``), ``idle``
+({``t_start``, ``t_end``, ``n`` (tegrastats samples), ``lead_s``, ``values``: {key:
+mean}}, the baseline taken before the network, after an unmeasured lead; ``ina``
+lines add ``power_n``, the readings it averages), ``settle_s`` and ``settled`` (the
+wait for power to return near idle after the layer).  An ``ina`` line also has
+``power_rate_hz`` (readings/s the sampler was set to) and ``power_samples``
+([{``t`` (s, monotonic, when the monitor was read), ``values``: {``{RAIL}_mW``:
+mW}}]: every fresh reading stamped in ``[t_start, t_end]``, oldest first; each
+holds the same keys: the ``_mW`` keys of ``params``, every rail the run names).
 
 The generator imports this module on the board: it needs the standard library only
 (no pandas or numpy; tests/test_measurement_path.py runs it with both unimportable).
@@ -30,15 +46,19 @@ from ..fsutil import AtomicFile
 from ..stats import is_number
 
 __all__ = ["FORMAT_VERSION", "RawFileError", "write_lines", "read_lines", "line_problem",
-           "check_file", "RUN_SETTINGS"]
+           "check_file", "run_setting", "rail_keys", "RUN_SETTINGS", "POWER_SAMPLERS"]
 
 #: Keys whose value must be the same on every line a run adds to a dataset: a
-#: resumed run with other settings must not mix its lines with these.
-RUN_SETTINGS = ("device", "granularity", "batch_size", "board")
+#: resumed run with other settings must not mix its lines with these
+#: (``power_sampler``: power lines only, see :func:`run_setting`).
+RUN_SETTINGS = ("device", "granularity", "batch_size", "board", "power_sampler")
 #: The label of a value a run could not know (as ``runmeta.UNAVAILABLE``).
 UNKNOWN = "unavailable"
+#: Where a power line's rails came from (``power_sampler``).
+POWER_SAMPLERS = ("tegrastats", "ina")
 
-FORMAT_VERSION = 1
+#: Format history: see the module doc.
+FORMAT_VERSION = 2
 
 
 class RawFileError(errors.RawFileError):
@@ -82,6 +102,63 @@ def _sample_problem(sample):
     return None
 
 
+def rail_keys(record):
+    """The ``_mW`` keys of a power line's ``params``: on an ``ina`` line, the ones the power
+    sampler served (it reads every rail a run names), found in ``power_samples``."""
+    return {key for names in record["params"].values() for key in names if key.endswith("_mW")}
+
+
+def _rails_problem(keys, record):
+    """What is wrong with the keys of ``power_samples[0]``: they must be the line's rails."""
+    for key in keys:
+        if not key.endswith("_mW"):
+            return "power_samples key {!r} is not a rail's power (a name ending _mW)".format(key)
+    rails = rail_keys(record)
+    if set(keys) != rails:
+        return "power_samples[0] holds {}, not the rails of params ({})".format(
+            ", ".join(sorted(str(k) for k in keys)) or "nothing", ", ".join(sorted(rails)) or "none")
+    return None
+
+
+def _readings_problem(record):
+    """What is wrong with an ``ina`` line's ``power_rate_hz``, ``power_samples`` and ``idle.power_n``."""
+    rate = record.get("power_rate_hz")
+    if not is_number(rate) or rate <= 0:
+        return "power_rate_hz {!r} is not a rate in readings/s".format(rate)
+    readings = record.get("power_samples")
+    if not isinstance(readings, list):
+        return "power_samples is not a list"
+    keys = None
+    for index, reading in enumerate(readings):
+        if not (isinstance(reading, dict) and is_number(reading.get("t")) and isinstance(reading.get("values"), dict)):
+            return "power_samples[{}] is not {{t: number, values: {{key: mW}}}}".format(index)
+        values = reading["values"]
+        if keys is None:
+            keys = values.keys()
+            problem = _rails_problem(keys, record)
+            if problem:
+                return problem
+        elif values.keys() != keys:
+            return "power_samples[{}] holds other keys than power_samples[0]".format(index)
+        for key, value in values.items():
+            if not is_number(value):
+                return "power_samples[{}] {} is {!r}, not a power in mW".format(index, key, value)
+    power_n = record["idle"].get("power_n")
+    if not isinstance(power_n, int) or isinstance(power_n, bool) or power_n < 0:
+        return "idle power_n {!r} is not a count of readings".format(power_n)
+    return None
+
+
+def _sampler_problem(record):
+    """What is wrong with a power line's ``power_sampler`` (required from version 2) and what it brings."""
+    if "power_sampler" not in record:
+        return "power_sampler is missing" if record["format_version"] >= 2 else None
+    sampler = record["power_sampler"]
+    if sampler not in POWER_SAMPLERS:
+        return "power_sampler {!r} is not one of {}".format(sampler, ", ".join(POWER_SAMPLERS))
+    return _readings_problem(record) if sampler == "ina" else None
+
+
 def _power_problem(record):
     params = record.get("params")
     if not isinstance(params, dict) or not params or not all(_is_text_list(v) for v in params.values()):
@@ -101,14 +178,16 @@ def _power_problem(record):
     idle = record.get("idle")
     if idle is not None and not (isinstance(idle, dict) and isinstance(idle.get("values", {}), dict)):
         return "idle is not {..., values: {...}}"
-    return None
+    if record.get("power_sampler") == "ina" and idle is None:
+        return "idle is missing"
+    return _sampler_problem(record)
 
 
 def line_problem(record, kind=None):
     """What is wrong with one raw ``record`` of ``kind`` (power/latency, None: either), or None.
 
     Checks the version, the layer index and, per kind, the types of every field
-    post-processing reads (numbers must be finite).
+    post-processing reads (numbers must be finite; a reading's keys end ``_mW``).
     """
     if not isinstance(record, dict):
         return "not a JSON object"
@@ -149,12 +228,24 @@ def read_lines(path, kind=None):
     return records
 
 
+def run_setting(record, key):
+    """A line's value of ``key`` (one of :data:`RUN_SETTINGS`), or None where it has none.
+
+    A power line without ``power_sampler`` (version 1) reads as ``tegrastats``: before
+    version 2 every rail came from tegrastats lines.  A latency line has no power sampler.
+    """
+    if key not in record and key == "power_sampler" and "params" in record:
+        return "tegrastats"
+    return record.get(key)
+
+
 def check_file(path, kind, expect=None):
     """``(state, why)`` of the raw file at ``path``: ``("ok", None)`` for a finished file of
     ``kind``; ``("corrupt", why)`` when it does not read cleanly or its layers are not
     0..n-1 in order (a latency file then its ``"model"`` line); ``("mismatch", why)``
-    when a line's value differs from ``expect`` ({key: value}, e.g. granularity; a line
-    whose value is ``"unavailable"``, a board a latency-only run could not tell, matches).
+    when a line's value (:func:`run_setting`) differs from ``expect`` ({key: value}, e.g.
+    granularity; a line without the key, or whose value is null or ``"unavailable"``, a
+    board a latency-only run could not tell, matches).
     """
     try:
         records = read_lines(path, kind)
@@ -166,7 +257,7 @@ def check_file(path, kind, expect=None):
         return "corrupt", "{}: layers {} are not 0..n-1{}".format(
             path, layers[:6], " then model" if kind == "latency" else "")
     for key, value in (expect or {}).items():
-        seen = {r.get(key) for r in records if key in r} - {UNKNOWN}
+        seen = {run_setting(r, key) for r in records} - {UNKNOWN, None}
         if seen and seen != {value}:
             return "mismatch", "{}: {} {} where this run asks {!r}".format(
                 path, key, ", ".join(sorted(repr(v) for v in seen)), value)

@@ -3,8 +3,8 @@
 ``python3 layer_stats/processedDataGeneration/processData.py [--modes 0 1] [--params VDD_SYS_CPU]``
 
 Reads ``<input_root>/LayerStats/Mode{m}/...``; writes ``<output_root>/Mode{m}.json``,
-``Mode{m}.provenance.json`` (telemetry source, boards: says SIMULATED where it
-is) and ``LayerStats.csv``.  Corrupt or partial raw files are named and
+``Mode{m}.provenance.json`` (telemetry source, boards, the power samplers the
+rails came from: says SIMULATED where it is) and ``LayerStats.csv``.  Corrupt or partial raw files are named and
 skipped.  Needs no torch.
 """
 import logging

@@ -4,7 +4,8 @@ PowerLatencyDatasetGenerator.py --mode 1 --device cpu``.
 Writes ``<output_root>/LayerStats/Mode{m}/{cpu|gpu}/{power|latency}/{network}/{image}.jsonl``
 (see layer_stats/layerwise/raw.py).  ``--mode`` does not change the board's mode:
 set it first with ``sudo nvpmodel -m N``.  Rerun the same command to resume.
-Without ``--eval_latency`` or ``--eval_tgr`` both are measured.
+Without ``--eval_latency`` or ``--eval_tgr`` both are measured.  Power rails come from the
+board's INA3221/INA238 monitors where readable (``--power_sampler auto``), else from tegrastats.
 """
 import argparse
 import logging
@@ -89,7 +90,8 @@ def options_from_args(args):
         eval_latency=args.eval_latency or both, lt_smpl_count=args.lt_smpl_count, lt_warmup=args.lt_warmup,
         eval_tgr=args.eval_tgr or both, tgr_params=split_list(args.tgr_params), tgr_interval_ms=args.tgr_interval,
         tgr_smpl_duration_s=args.tgr_smpl_duration, tgr_smpl_boundary_s=args.tgr_smpl_boundary,
-        idle_s=args.idle_duration, settle_timeout_s=args.settle_timeout, output_root=args.output_root,
+        idle_s=args.idle_duration, settle_timeout_s=args.settle_timeout, power_sampler=args.power_sampler,
+        power_rate_hz=args.power_rate, output_root=args.output_root,
         force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args))
 
 
@@ -111,7 +113,9 @@ def main(argv):
         check_folder(args.output_root)
         if args.log_file:
             check_log_file(args.log_file, _inputs(args, opts.images))
-        for path, _, _, _, state in planned_files(opts, source.board if source else None):
+        # an explicit --power_sampler is what the power files will be measured with; auto is known once it starts
+        sampler = args.power_sampler if args.power_sampler != "auto" and eval_tgr else None
+        for path, _, _, _, state in planned_files(opts, source.board if source else None, sampler):
             sys.stdout.write("{}\t{}\n".format(state, path))
         return 0
     log_file = args.log_file or os.path.join(layout.mode_dir(args.output_root, args.mode), "layerwise.log")

@@ -18,7 +18,7 @@ import sys
 import time
 
 from ..cli import (MAX_INTERVAL_MS, MAX_SECONDS, ArgumentParser, add_logging_args, add_telemetry_args,
-                   command_name, describe, inputs_folder, inside_inputs, number, positive, run,
+                   check_new_file, command_name, describe, number, positive, run,
                    setup_logging)
 from ..clock import monotonic
 from ..errors import DnnStatsError, Interrupted
@@ -49,7 +49,7 @@ def _sample_record(sample, parsed, source, board):
 def cmd_record(args):
     if args.replay and os.path.realpath(args.out) == os.path.realpath(args.replay):
         raise DnnStatsError("--out {} is the --replay log itself: name another file".format(args.out))
-    _check_out(args.out)
+    check_new_file(args.out)
     setup_logging(args.log_level, args.log_file)
     source = source_from_args(args, args.interval)
     partial = args.out + ".partial"
@@ -149,20 +149,11 @@ def _output(path):
         yield handle
 
 
-def _check_out(out):
-    """Refuse an ``--out`` in the shipped input images or that exists (nothing is written over)."""
-    if inside_inputs(out):
-        raise DnnStatsError("--out {} is inside the input images' folder {}: name a file elsewhere".format(
-            out, inputs_folder()))
-    if os.path.lexists(out):
-        raise DnnStatsError("--out {} exists: name a new file, or move the old one away".format(out))
-
-
 def cmd_parse(args):
     if args.out and any(os.path.realpath(args.out) == os.path.realpath(log) for log in args.logs):
         raise DnnStatsError("--out {} is one of the logs to parse: name another file".format(args.out))
     if args.out:
-        _check_out(args.out)
+        check_new_file(args.out)
     for log in args.logs:
         check_log(log, "LOG")
     with _output(args.out) as handle:

@@ -18,11 +18,28 @@ entry (units in the names):
 - ``sim``: how the simulator prints a line (see ``simulate.py``) and its power
   model: ``power`` maps rail -> (idle mW, + mW at full CPU load, + mW at full GPU
   load); ``input`` is (input rail, fixed mW, efficiency) for boards whose input
-  rail is the sum of the others plus losses.
+  rail is the sum of the others plus losses; ``inputs`` lists such rails that only
+  the power monitors show (Thor's carrier-board VIN on its INA238).
+- ``monitors``: the board's power-monitor chips as sysfs shows them, one layout
+  per JetPack, newest first (the first one is what the simulator serves):
+  ``{"jetpack": "6", "chips": [(driver, device, channel names), ...],
+  "update_interval_ms": int or None}``.  ``driver`` is a key of
+  :data:`layer_stats.power.drivers.DRIVERS` (``ina3221x``: JetPack 4, NVIDIA's
+  IIO driver; ``ina3221``: JetPack 5/6, mainline hwmon; ``ina238``: Thor);
+  ``device`` is ``<bus>-<addr>`` as in ``/sys/bus/i2c/devices``; the names follow
+  the driver's channel order (ina3221x 0..2, ina3221 1..3, ina238 1), ``"NC"``
+  for an unconnected channel, and for a chip without label files (ina238) the
+  name is the rail's.  ``update_interval_ms`` is what a fake tree writes in
+  ``update_interval`` (None for layouts whose drivers have no such file): 1 ms,
+  a fast conversion setting; real boards report their own, which the sampler
+  reads at run time.
 
 Sources: the real lines in tests/fixtures/tegrastats (see SOURCES.md there)
 and NVIDIA's module data sheets.  Power-model figures are round numbers
 chosen so idle and full-load totals fall in each module's published envelope.
+Monitor layouts: NVIDIA's Jetson Linux developer guides (power monitor
+sections), jetson-stats (``jtop/core/power.py``) and the kernel's hwmon
+documentation (``ina3221.rst``, ``ina238.rst``); a comment on each entry.
 """
 
 BOARDS = {
@@ -35,6 +52,11 @@ BOARDS = {
         "temps": ["AO", "CPU", "GPU", "PLL", "Tdiode", "PMIC", "Tboard", "thermal"],
         "engines": ["EMC_FREQ", "GR3D_FREQ", "APE", "EMC", "GR3D", "AVP", "MSENC", "NVDEC"],
         "cores": 4, "cpu_MHz": (102, 1734), "gpu_MHz": (76, 998), "emc_MHz": 1600, "ram_MB": 3983,
+        # JetPack 4 device tree tegra210-jetson-tx1 (jetson-stats jtop/core/power.py reads the same).
+        "monitors": [
+            {"jetpack": "4", "chips": [("ina3221x", "1-0040", ("VDD_IN", "VDD_GPU", "VDD_CPU"))],
+             "update_interval_ms": None},
+        ],
         "sim": {
             "layout": ["ram", "iram", "cpu", "emc", "gpu", "ape", "temps", "rails"],
             "timestamp": False, "rail_values": 2, "rail_unit": "", "gpu_clock": "plain",
@@ -61,6 +83,12 @@ BOARDS = {
         "temps": ["PLL", "MCPU", "PMIC", "Tboard", "GPU", "BCPU", "thermal", "Tdiode"],
         "engines": ["EMC_FREQ", "GR3D_FREQ", "APE", "MTS"],
         "cores": 6, "cpu_MHz": (345, 2035), "gpu_MHz": (114, 1300), "emc_MHz": 1866, "ram_MB": 7850,
+        # JetPack 4 (TX2 OEM design guide, jetson-stats): two INA3221 on I2C bus 0.
+        "monitors": [
+            {"jetpack": "4", "chips": [("ina3221x", "0-0040", ("VDD_SYS_GPU", "VDD_SYS_SOC", "VDD_4V0_WIFI")),
+                                       ("ina3221x", "0-0041", ("VDD_IN", "VDD_SYS_CPU", "VDD_SYS_DDR"))],
+             "update_interval_ms": None},
+        ],
         "sim": {
             "layout": ["ram", "swap", "cpu", "emc", "gpu", "ape", "mts", "temps", "rails"],
             "timestamp": False, "rail_values": 2, "rail_unit": "", "gpu_clock": "plain",
@@ -81,6 +109,11 @@ BOARDS = {
         "temps": ["PLL", "CPU", "PMIC", "GPU", "AO", "thermal"],
         "engines": ["EMC_FREQ", "GR3D_FREQ", "APE", "NVENC", "NVDEC"],
         "cores": 4, "cpu_MHz": (102, 1479), "gpu_MHz": (76, 921), "emc_MHz": 1600, "ram_MB": 3964,
+        # JetPack 4 (Nano developer kit: one INA3221 on I2C bus 6).
+        "monitors": [
+            {"jetpack": "4", "chips": [("ina3221x", "6-0040", ("POM_5V_IN", "POM_5V_GPU", "POM_5V_CPU"))],
+             "update_interval_ms": None},
+        ],
         "sim": {
             "layout": ["ram", "swap", "iram", "cpu", "emc", "gpu", "ape", "temps", "rails"],
             "timestamp": False, "rail_values": 2, "rail_unit": "", "gpu_clock": "plain",
@@ -103,6 +136,12 @@ BOARDS = {
         "temps": ["AUX", "CPU", "thermal", "Tboard", "AO", "GPU", "Tdiode", "PMIC"],
         "engines": ["EMC_FREQ", "GR3D_FREQ", "VIC_FREQ", "APE", "MTS"],
         "cores": 8, "cpu_MHz": (115, 2266), "gpu_MHz": (114, 1377), "emc_MHz": 2133, "ram_MB": 30991,
+        # JetPack 4 (AGX Xavier: two INA3221 on I2C bus 1, as jetson-stats and public scripts read them).
+        "monitors": [
+            {"jetpack": "4", "chips": [("ina3221x", "1-0040", ("GPU", "CPU", "SOC")),
+                                       ("ina3221x", "1-0041", ("CV", "VDDRQ", "SYS5V"))],
+             "update_interval_ms": None},
+        ],
         "sim": {
             "layout": ["ram", "swap", "cpu", "emc", "gpu", "vic", "ape", "temps", "rails"],
             "timestamp": True, "rail_values": 2, "rail_unit": "mW", "gpu_clock": "bracket",
@@ -123,6 +162,13 @@ BOARDS = {
         "temps": ["AUX", "CPU", "thermal", "AO", "GPU", "PMIC"],
         "engines": ["EMC_FREQ", "GR3D_FREQ", "VIC_FREQ", "APE", "MTS"],
         "cores": 6, "cpu_MHz": (115, 1900), "gpu_MHz": (114, 1100), "emc_MHz": 1600, "ram_MB": 6851,
+        # JetPack 5 mainline hwmon driver, JetPack 4 NVIDIA IIO driver; one INA3221 on I2C bus 7.
+        "monitors": [
+            {"jetpack": "5", "chips": [("ina3221", "7-0040", ("VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"))],
+             "update_interval_ms": 1},
+            {"jetpack": "4", "chips": [("ina3221x", "7-0040", ("VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"))],
+             "update_interval_ms": None},
+        ],
         "sim": {
             "layout": ["ram", "swap", "cpu", "emc", "gpu", "vic", "ape", "temps", "rails"],
             "timestamp": True, "rail_values": 2, "rail_unit": "mW", "gpu_clock": "bracket",
@@ -143,6 +189,13 @@ BOARDS = {
         "temps": ["cpu", "soc2", "soc0", "gpu", "tj", "soc1"],
         "engines": ["EMC_FREQ", "GR3D_FREQ", "NVDEC", "NVJPG", "NVJPG1", "VIC", "OFA", "APE"],
         "cores": 6, "cpu_MHz": (115, 1510), "gpu_MHz": (306, 625), "emc_MHz": 2133, "ram_MB": 7620,
+        # Jetson Linux developer guide, Orin NX/Nano power monitor: one INA3221 on I2C bus 1.
+        "monitors": [
+            {"jetpack": "6", "chips": [("ina3221", "1-0040", ("VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"))],
+             "update_interval_ms": 1},
+            {"jetpack": "5", "chips": [("ina3221", "1-0040", ("VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"))],
+             "update_interval_ms": 1},
+        ],
         "sim": {
             "layout": ["ram", "swap", "cpu", "emc", "gpu", "engines", "ape", "temps", "rails"],
             "timestamp": True, "rail_values": 2, "rail_unit": "mW", "gpu_clock": "bracket",
@@ -173,6 +226,15 @@ BOARDS = {
                     "VIC", "OFA", "NVDLA0", "NVDLA1", "PVA0_FREQ", "APE"],
         "cores": 12, "cpu_MHz": (115, 2201), "gpu_MHz": (306, 1300), "emc_MHz": 3199,
         "ram_MB": 62841,
+        # Jetson Linux developer guide, AGX Orin power monitors: two INA3221 on I2C bus 1.
+        "monitors": [
+            {"jetpack": "6", "chips": [("ina3221", "1-0040", ("VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0")),
+                                       ("ina3221", "1-0041", ("NC", "VDDQ_VDD2_1V8AO", "NC"))],
+             "update_interval_ms": 1},
+            {"jetpack": "5", "chips": [("ina3221", "1-0040", ("VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0")),
+                                       ("ina3221", "1-0041", ("NC", "VDDQ_VDD2_1V8AO", "NC"))],
+             "update_interval_ms": 1},
+        ],
         "sim": {
             "layout": ["ram", "swap", "cpu", "emc", "gpu", "engines", "ape", "temps", "rails"],
             "timestamp": True, "rail_values": 2, "rail_unit": "mW", "gpu_clock": "bracket",
@@ -197,6 +259,14 @@ BOARDS = {
                     "NVDEC1_FREQ", "NVJPG0_FREQ", "VIC", "OFA_FREQ", "PVA0_FREQ", "APE"],
         "cores": 14, "cpu_MHz": (972, 2601), "gpu_MHz": (0, 1575), "emc_MHz": 4266,
         "ram_MB": 125773,
+        # JetPack 7: an INA3221 for the rails tegrastats prints and an INA238 (no label file) on the
+        # board input.  NVIDIA does not publish Thor's I2C addresses: "2-0040"/"2-0044" are placeholders
+        # for the simulator, and discovery finds the chips by their name file, never by these addresses.
+        "monitors": [
+            {"jetpack": "7", "chips": [("ina3221", "2-0040", ("VDD_GPU", "VDD_CPU_SOC_MSS", "VIN_SYS_5V0")),
+                                       ("ina238", "2-0044", ("VIN",))],
+             "update_interval_ms": 1},
+        ],
         "sim": {
             "layout": ["ram", "swap", "cpu", "emc", "gpu", "engines", "ape", "temps", "rails"],
             "timestamp": True, "rail_values": 2, "rail_unit": "mW", "gpu_clock": "at",
@@ -206,6 +276,7 @@ BOARDS = {
                            "NVJPG0_FREQ", "OFA_FREQ"],
             "power": {"VDD_GPU": (0, 0, 60000), "VDD_CPU_SOC_MSS": (4100, 20000, 3000),
                       "VIN_SYS_5V0": (4100, 1000, 2000)},
+            "inputs": [("VIN", 6000, 0.9)],
         },
     },
 }

@@ -85,11 +85,16 @@ class Recorder(object):
 
     ``max_age_s``: samples older than this (relative to the newest) are dropped,
     so hours-long runs use bounded memory; windows must be cut within it.
+    ``stamp``: for a child that stamps its own lines (the power sampler), a function
+    of the line giving its ``time.monotonic()`` instant (CLOCK_MONOTONIC is one clock
+    for every process), or None for a line to drop; default: the arrival time.
+    Stamps must not decrease.
     """
 
-    def __init__(self, source, max_age_s=900.0):
+    def __init__(self, source, max_age_s=900.0, stamp=None):
         self.source = source
         self.max_age_s = float(max_age_s)
+        self.stamp = stamp
         self.clock = WallClock()
         self._proc = None
         self._threads = []
@@ -165,10 +170,14 @@ class Recorder(object):
 
     # -- readers (threads) ---------------------------------------------------
     def _read_stdout(self):
-        stdout, now, wall = self._proc.stdout, monotonic, self.clock.wall
+        stdout, now, wall, stamp = self._proc.stdout, monotonic, self.clock.wall, self.stamp
         for raw in _read_lines(stdout):
             t = now()
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if stamp is not None:
+                t = stamp(line)
+                if t is None:
+                    continue
             with self._lock:
                 self._times.append(t)
                 self._samples.append(Sample(t, wall(t), line))

@@ -36,7 +36,7 @@ from .boards import BOARDS
 from .detect import resolve_board
 from .hostload import cpu_utilisation, largest_free_block, read_cpu_freqs, read_cpu_times, read_meminfo
 
-__all__ = ["Simulator", "GpuLoadHint", "GPU_LOAD_FILE"]
+__all__ = ["Simulator", "GpuLoadHint", "GPU_LOAD_FILE", "model_power"]
 
 #: Name of the GPU-load file a run keeps in its output folder while it simulates.
 GPU_LOAD_FILE = ".simulated_gpu_load"
@@ -45,6 +45,23 @@ _AMBIENT_C = 30.0
 _C_PER_W = 1.5
 _TAU_S = 20.0
 _NOISE = 0.02
+
+
+def model_power(sim, cpu_load, gpu_load, rng):
+    """rail -> mW (int, as tegrastats prints) of a board's power model (``BOARDS[b]["sim"]``)
+    at ``cpu_load`` and ``gpu_load`` (0..1): ``idle + cpu_mW * cpu_load + gpu_mW * gpu_load``
+    per rail times ``1 + N(0, 2%)`` noise from ``rng`` (never below 0), then each input
+    rail (``input``, and ``inputs``: those only the power monitors see, as Thor's VIN)
+    as ``(fixed + sum of the modelled rails) / efficiency``."""
+    values = {}
+    for rail, (idle, cpu_mW, gpu_mW) in sim["power"].items():
+        mean = idle + cpu_mW * cpu_load + gpu_mW * gpu_load
+        values[rail] = max(0, int(round(mean * (1.0 + rng.gauss(0.0, _NOISE)))))
+    modelled = sum(values.values())
+    inputs = ([sim["input"]] if "input" in sim else []) + list(sim.get("inputs", ()))
+    for rail, fixed, efficiency in inputs:
+        values[rail] = int(round((fixed + modelled) / efficiency))
+    return values
 
 
 class Simulator(object):
@@ -99,15 +116,17 @@ class Simulator(object):
 
     def _power(self, cpu_load, gpu_load):
         """rail -> mW, in the order tegrastats prints them."""
-        sim = self.sim
-        values = {}
-        for rail, (idle, cpu_mW, gpu_mW) in sim["power"].items():
-            mean = idle + cpu_mW * cpu_load + gpu_mW * gpu_load
-            values[rail] = max(0, int(round(mean * (1.0 + self.rng.gauss(0.0, _NOISE)))))
-        if "input" in sim:
-            rail, fixed, efficiency = sim["input"]
-            values[rail] = int(round((fixed + sum(values.values())) / efficiency))
+        values = model_power(self.sim, cpu_load, gpu_load, self.rng)
         return [(rail, values[rail]) for rail in self.entry["rail_sets"][0] if rail in values]
+
+    def loads(self):
+        """``(cores, cpu_load, gpu_load)`` since the last call: per board core (load 0..1,
+        clock MHz), the clock-weighted mean CPU load and the GPU load (0..1) that drive
+        the power model (:func:`model_power`)."""
+        cores = self._cores()
+        high = self.entry["cpu_MHz"][1]
+        cpu_load = sum(u * (0.3 + 0.7 * f / float(high)) for u, f in cores) / len(cores)
+        return cores, cpu_load, self._gpu_load()
 
     def _temperature(self, total_mW):
         now = time.monotonic()
@@ -187,10 +206,7 @@ class Simulator(object):
 
     def line(self, now=None):
         """The next tegrastats line (no newline), measuring the host since the last call."""
-        cores = self._cores()
-        high = self.entry["cpu_MHz"][1]
-        cpu_load = sum(u * (0.3 + 0.7 * f / float(high)) for u, f in cores) / len(cores)
-        gpu_load = self._gpu_load()
+        cores, cpu_load, gpu_load = self.loads()
         rails = self._power(cpu_load, gpu_load)
         self._count += 1
         total = sum(mW for _, mW in rails)
