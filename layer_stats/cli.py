@@ -151,13 +151,19 @@ def output_folder(text):
 
 
 def check_new_file(out, option="--out"):
-    """Refuse an output file ``out`` (of ``option``) in the shipped input images, or one that
-    exists: nothing is written over."""
+    """Refuse an output file ``out`` (of ``option``) that is no file name (empty, blank, a
+    folder's), in the shipped input images, or that exists, or whose ``.partial`` (a stopped
+    recording's) exists: nothing is written over."""
+    if not out.strip() or (out.endswith(("/", os.sep)) and not os.path.isdir(out)):
+        raise DnnStatsError("{} {!r} is no file name: name a new file, e.g. {} run.jsonl".format(option, out, option))
     if inside_inputs(out):
         raise DnnStatsError("{} {} is inside the input images' folder {}: name a file elsewhere".format(
             option, out, inputs_folder()))
     if os.path.lexists(out):
         raise DnnStatsError("{} {} exists: name a new file, or move the old one away".format(option, out))
+    if os.path.lexists(out + ".partial"):
+        raise DnnStatsError("{} {}.partial exists (a recording that was killed?): keep it under another name, or "
+                            "remove it, then record again".format(option, out))
 
 
 def check_log_file(log_file, inputs):

@@ -117,9 +117,11 @@ def _devices(args):
 
 
 def _check_window(args):
+    from layer_stats.power.start import check_power_rate
     from layer_stats.tegrastats.start import check_interval
     if args.eval_tgr:
         check_interval(args.tgr_interval, (("--smpl_duration", args.smpl_duration),))
+        check_power_rate(args.power_rate, (("--smpl_duration", args.smpl_duration),), args.power_sampler)
 
 
 def _check_power(args):

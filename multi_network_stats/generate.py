@@ -46,7 +46,7 @@ import json
 import logging
 import os
 
-from layer_stats.errors import DnnStatsError
+from layer_stats.errors import DnnStatsError, TelemetryError
 from layer_stats.fsutil import set_aside
 from layer_stats.progress import Progress
 from layer_stats.runmeta import UNAVAILABLE
@@ -264,18 +264,18 @@ class _MappingMeasurer(object):
 
     def power_block(self, entry, t_start, t_end):
         """The record's ``power`` block (:mod:`.raw`): every reading of the power sampler stamped
-        in ``[t_start, t_end]`` (monotonic s); None where power comes from tegrastats, and
-        where the sampler, alive, gave no reading in the window (logged: the rails then come
-        from the tegrastats lines, as the block's absence says)."""
+        in ``[t_start, t_end]`` (monotonic s); None where power comes from tegrastats.  Raises
+        TelemetryError when the sampler, alive, gave no reading in the window (it stalled: a
+        file without readings would say its rails came from tegrastats, and mix sources)."""
         power = self.session.power
         if power is None:
             return None
         power.wait_past(t_end)
         readings = power.readings(t_start, t_end)
         if not readings:
-            logger.warning("%s: the power sampler gave no reading in the window: its rails come from the tegrastats "
-                           "lines", entry.file)
-            return None
+            raise TelemetryError("{}: the power sampler gave no reading in the {:g} s window: it stalled; check that "
+                                 "it runs on its own (python3 -m layer_stats.power rails), or pass --power_sampler "
+                                 "tegrastats".format(entry.file, t_end - t_start))
         return collections.OrderedDict([
             ("sampler", "ina"), ("telemetry", power.telemetry), ("rate_hz", round(power.plan.rate_hz, 3)),
             ("rails", [rail.rail for rail in power.rails]), ("samples", readings)])

@@ -4,11 +4,15 @@ raw files, the run file and post-processing make of each; replays, bad rails, re
 another sampler, version-1 files and corrupt readings.
 
 The simulated rails follow this host's CPU load, which other jobs on a shared test host
-change from one run to the next.  While both runs measure, :func:`busy_host` keeps every
-host core the simulated board shows busy (the run's own layer loop plus spinning
-processes), so both sources see the same load: full.  Their per-layer means then differ
-by the sources' noise only (2 % per value; about 15 tegrastats lines and 150 readings per
-layer's core), which stays well within :data:`SAME_LOAD_REL`.
+change from one run to the next: two runs agree only as well as the load repeats.  While both
+runs measure, :func:`busy_host` keeps every host core the simulated board shows busy (the
+run's own layer loop plus spinning processes), yet a busy CI host still moves a layer's
+mean by several % between runs, so the two runs' Mode JSON are compared for their shape and
+within :data:`ACROSS_RUNS_REL` (a wrong rail, unit or window is off by far more).  How close
+the sources are is tested over the same windows, the same load by construction
+(:func:`test_both_sources_agree_over_the_same_windows`): within :data:`SAME_LOAD_REL`, the
+sources' noise (2 % per value, averaged over ~15 lines and ~250 readings per window) and the
+two simulators' own 20 ms load measurements.
 """
 import contextlib
 import csv
@@ -37,8 +41,10 @@ WINDOWS = ["--tgr_smpl_duration", "0.3", "--tgr_smpl_boundry", "0.1", "--idle_du
 ORIN = ["--mode", "0", "--simulate", "orin", "--sim_seed", "7", "--models", "squeezenet1_0", "--imgs", "img1.jpg",
         "--eval_tgr"] + WINDOWS
 RAIL, KEY = "VDD_CPU_GPU_CV", "VDD_CPU_GPU_CV_mW"  # Orin NX, --device cpu
-#: Largest relative difference allowed between the two sources' mean of one layer (module doc).
+#: Largest relative difference allowed between the two sources' means over the same window (module doc).
 SAME_LOAD_REL = 0.05
+#: Largest relative difference allowed between one layer's means of two runs (module doc).
+ACROSS_RUNS_REL = 0.25
 
 
 def generate(root, *args):
@@ -106,9 +112,11 @@ def test_ina_lines_keep_every_reading_of_the_window(measured):
         # 500 readings/s over the 0.5 s window: about 250 (a starved sampler on a busy host keeps fewer)
         counts.append(len(readings) / (line["t_end"] - line["t_start"]))
         idle = line["idle"]
-        assert idle["n"] == 0 and idle["power_n"] >= 0.4 * 500 * 0.4 and idle["values"][KEY] > 0
+        assert idle["n"] == 0 and idle["power_n"] >= 0.3 * 500 * 0.4 and idle["values"][KEY] > 0
         assert line["settle_s"] >= 0 and isinstance(line["settled"], bool)
-    assert min(counts) >= 0.4 * 500 and sum(counts) / len(counts) >= 0.8 * 500
+    # a quiet host keeps ~500/s (tests/benchmarks/bench_power_sampler.py); this one spins every core
+    # (busy_host) beside the run, the simulators and the sampler: at least 3x tegrastats' 50 lines/s
+    assert min(counts) >= 0.3 * 500 and sum(counts) / len(counts) >= 0.5 * 500
 
 
 def test_the_run_file_and_the_log_say_where_power_came_from(measured):
@@ -138,11 +146,11 @@ def test_both_samplers_give_the_same_mode_json(measured):
     assert list(a) == list(b) == [str(i) for i in range(17)]
     for layer in a:
         assert list(a[layer]) == list(b[layer]) == [RAIL]
-        assert a[layer][RAIL] == pytest.approx(b[layer][RAIL], rel=SAME_LOAD_REL), layer
+        assert a[layer][RAIL] == pytest.approx(b[layer][RAIL], rel=ACROSS_RUNS_REL), layer
     rows = {s: _processed(measured[s], "LayerStats.csv") for s in ("ina", "tegrastats")}
     assert list(rows["ina"][0]) == list(rows["tegrastats"][0])
-    for row_ina, row_tgr in zip(rows["ina"], rows["tegrastats"]):  # ten times the values in each core
-        assert int(row_ina[RAIL + "_n"]) >= 5 * int(row_tgr[RAIL + "_n"]) > 0
+    for row_ina, row_tgr in zip(rows["ina"], rows["tegrastats"]):  # ten times the values in each core on a quiet host
+        assert int(row_ina[RAIL + "_n"]) >= 3 * int(row_tgr[RAIL + "_n"]) > 0
     assert _processed(measured["ina"], "Mode0.provenance.json")["power_samplers"] == ["ina"]
     assert _processed(measured["tegrastats"], "Mode0.provenance.json")["power_samplers"] == ["tegrastats"]
 
@@ -249,3 +257,45 @@ def test_a_corrupt_reading_is_named(measured, tmp_path, how, text):
         handle.write("".join(json.dumps(line) + "\n" for line in lines))
     done = run_main(PROCESS, "--input_root", root)
     assert done.returncode == 0 and "{} line 3: {}".format(power_file(root), text) in done.stderr
+
+
+def test_both_sources_agree_over_the_same_windows(tmp_path):
+    """One simulated tegrastats and one sampler, as a run starts them, cut over the same idle
+    and busy windows (the tegrastats reader keeps the rail too): their core means agree."""
+    import time
+
+    from layer_stats.clock import monotonic
+    from layer_stats.measure.power import SampleReader, cut_window
+    from layer_stats.measure.window import in_core
+    from layer_stats.power.start import start_power
+    from layer_stats.stats import mean
+    from layer_stats.tegrastats.sources import simulated_source
+    from layer_stats.tegrastats.start import start_telemetry
+
+    source = simulated_source("orin", 20).following_gpu_load(str(tmp_path))
+    recorder, board, params = start_telemetry(source, ["cpu"])
+    sampler = None
+    found = []
+    try:
+        sampler = start_power("ina", 500.0, source, board, params, "/", str(tmp_path), 120.0)
+        reader = SampleReader(params)
+        for busy in (False, True, False, True):
+            time.sleep(0.3)
+            t_start = monotonic()
+            while monotonic() - t_start < 1.4:
+                if not busy:
+                    time.sleep(0.01)
+            t_end = monotonic()
+            lines, readings = cut_window(recorder, reader, t_start, t_end, 0.2, sampler)
+            core = [[s["values"][KEY] for s in samples if in_core(s["t"], t_start, t_end, 0.2)]
+                    for samples in (lines, readings)]
+            found.append((busy, mean(core[0]), mean(core[1]), len(core[0]), len(core[1])))
+    finally:
+        try:
+            if sampler is not None:
+                sampler.stop()
+        finally:
+            recorder.stop()
+    for busy, tegrastats, ina, lines, readings in found:
+        assert lines >= 20 and readings >= 3 * lines, found
+        assert ina == pytest.approx(tegrastats, rel=SAME_LOAD_REL), found

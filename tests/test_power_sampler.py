@@ -203,15 +203,20 @@ def test_rails_lists_every_connected_rail_of_a_board_tree(tmp_path):
     (["record", "--simulate", "pi5", "--out", "{tmp}/x.jsonl"], "unknown board 'pi5' given to --simulate"),
     (["record", "--simulate", "orin", "--rate", "0", "--out", "{tmp}/x.jsonl"], "--rate"),
     (["record", "--simulate", "orin", "--out", "{tmp}"], "exists"),
+    (["record", "--simulate", "orin", "--out", ""], "is no file name"),
+    (["record", "--simulate", "orin", "--out", "{tmp}/left.jsonl"], "left.jsonl.partial exists"),
+    (["rails", "--sys_root", "{tmp}/nowhere"], "is not a folder"),
 ])
 def test_bad_input_is_one_error_line(tmp_path, args, message):
+    (tmp_path / "left.jsonl.partial").write_text("a killed recording's readings\n")
     proc = power_cli(*[a.format(tmp=tmp_path) for a in args])
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ERROR: ") and message in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "x.jsonl").exists() and not (tmp_path / "x.jsonl.partial").exists()
-    assert power_processes(tmp_path) == []
+    assert (tmp_path / "left.jsonl.partial").read_text() == "a killed recording's readings\n"
+    assert not os.path.exists(os.path.join(ROOT, ".partial")) and power_processes(tmp_path) == []
 
 
 # -- a run's choice of sampler ----------------------------------------------------------------
@@ -319,3 +324,34 @@ def test_a_stopped_or_killed_run_leaves_no_power_process_and_no_simulated_tree(t
     if signum == signal.SIGTERM:
         assert proc.returncode == 128 + signal.SIGTERM and stderr.strip().splitlines()[-1] == "stopped: SIGTERM"
         assert run["status"] == "interrupted"
+
+
+MULTINET = os.path.join(ROOT, "multi_network_stats", "MappingDBGenerator.py")
+ORIN_LOG = os.path.join(ROOT, "tests", "fixtures", "tegrastats", "agxorin64_jp6_abdel-e-tegrastats-parser.log")
+
+
+@pytest.mark.parametrize("script, args, message", [
+    (GENERATOR, ["--simulate", "orin", "--power_rate", "0.5", "--tgr_smpl_duration", "1"],
+     "--power_rate 0.5 Hz leaves fewer than 2 power-monitor readings in the --tgr_smpl_duration window"),
+    (GENERATOR, ["--simulate", "orin", "--tgr_params", "RAM", "--power_sampler", "ina"],
+     "--power_sampler ina samples power rails, and --tgr_params names none (RAM)"),
+    (GENERATOR, ["--replay", ORIN_LOG, "--replay_loop", "--power_sampler", "ina", "--dry_run"],
+     "a replayed log does not have"),
+    (GENERATOR, ["--power_sampler", "ina"], "no INA3221/INA238 power monitors under"),
+    (MULTINET, ["--simulate", "orin", "--power_rate", "1", "--smpl_duration", "1"],
+     "--power_rate 1 Hz leaves fewer than 2 power-monitor readings in the --smpl_duration window"),
+    (MULTINET, ["--power_sampler", "ina"], "no INA3221/INA238 power monitors under"),
+])
+def test_a_power_sampler_a_run_cannot_have_is_refused_before_it_starts(tmp_path, script, args, message):
+    if script == GENERATOR:
+        common = ["--mode", "0", "--models", "squeezenet1_0", "--imgs", "img1.jpg", "--eval_tgr"]
+    else:
+        common = ["--jetsonDevice", "Orin", "--mode", "0", "--num_samples", "1", "--device_list", "cpu",
+                  "--model_list", "squeezenet1_0", "--eval_tgr"]
+    proc = subprocess.run([sys.executable, script] + common + args + ["--output_root", str(tmp_path / "out")],
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          timeout=120, env=dict(os.environ, FAKE_NVPMODEL_MODE="0"))
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR:")]
+    assert proc.returncode == 2 and len(errors) == 1 and message in errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr and power_processes(tmp_path) == []
+    assert not glob.glob(str(tmp_path / "out" / "*" / "*" / "*.json*"))  # no raw file, no run file

@@ -83,8 +83,12 @@ def _state(path, kind, opts, board, power_sampler):
             del expect[key]
     state, why = check_file(path, kind, expect)
     if state == "mismatch":
-        raise DnnStatsError("{}: it was measured with other settings; run with the same ones, pass another "
-                            "--output_root, or move that file away to measure it again".format(why))
+        hint = ""
+        if "power_sampler" in why:
+            hint = (" (--power_sampler auto takes the power monitors only where they are readable, which on a board "
+                    "needs sudo; name the sampler the files have with --power_sampler to go on with them)")
+        raise DnnStatsError("{}: it was measured with other settings{}; run with the same ones, pass another "
+                            "--output_root, or move that file away to measure it again".format(why, hint))
     if state == "corrupt":
         logger.warning("%s (will be set aside and measured again)", why)
         return "redo"
@@ -94,8 +98,8 @@ def _state(path, kind, opts, board, power_sampler):
 def check_options(opts, dry_run=False):
     """Raise DnnStatsError for options that cannot give a complete dataset, before any
     measuring: nothing to measure, an unusable device (not checked for a ``dry_run``),
-    a telemetry interval that leaves fewer than two samples in a window, an unreadable
-    image, missing weights."""
+    a telemetry interval or power rate that leaves fewer than two samples in a window, an
+    unreadable image, missing weights."""
     from ..models.inputs import check_images
 
     if not (opts.eval_latency or opts.eval_tgr):
@@ -104,9 +108,11 @@ def check_options(opts, dry_run=False):
         raise DnnStatsError("no models to measure: pass --models a,b, 'all', or leave it out for AvailableModel.txt")
     check_devices([opts.device], "--device", dry_run)
     if opts.eval_tgr:
+        from ..power.start import check_power_rate
         from ..tegrastats.start import check_interval
-        check_interval(opts.tgr_interval_ms, (("--tgr_smpl_duration", opts.tgr_smpl_duration_s),
-                                              ("--idle_duration", opts.idle_s)))
+        windows = (("--tgr_smpl_duration", opts.tgr_smpl_duration_s), ("--idle_duration", opts.idle_s))
+        check_interval(opts.tgr_interval_ms, windows)
+        check_power_rate(opts.power_rate_hz, windows, opts.power_sampler)
     check_images(opts.images)
     if opts.weights is not None and str(opts.weights).upper() != "DEFAULT":
         from ..models.registry import weights_file

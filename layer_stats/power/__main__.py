@@ -47,6 +47,9 @@ def _rails_for(args, root, board):
     """The Rails to read: ``--rails`` (all connected rails when not given)."""
     from .discover import find_rails, select_rails
 
+    if not os.path.isdir(root):
+        raise DnnStatsError("--sys_root {} is not a folder: name the root the board's /sys is under (default /)".format(
+            root))
     found = find_rails(root, board)
     if not found:
         raise DnnStatsError("no INA3221/INA238 power monitors under {} (not a Jetson?): pass --simulate BOARD ({}), "

@@ -41,7 +41,7 @@ from .simulate import SIM_FOLDER
 logger = logging.getLogger(__name__)
 
 __all__ = ["SAMPLERS", "Plan", "sampling_plan", "header", "serve_simulated", "board_at", "PowerSampler",
-           "start_power", "check_power_choice", "remove_simulated", "HEADER_VERSION", "READY_TIMEOUT_S"]
+           "start_power", "check_power_choice", "check_power_rate", "remove_simulated", "HEADER_VERSION", "READY_TIMEOUT_S"]
 
 #: ``--power_sampler`` choices.
 SAMPLERS = ("auto", "tegrastats", "ina")
@@ -173,7 +173,7 @@ class PowerSampler(object):
         except BaseException:
             self.stop()
             raise
-        logger.info("power: %s rails %s sampled at %.0f Hz (asked %.0f Hz; conversion period %s) from %s",
+        logger.info("power: %s rails %s sampled at %g Hz (asked %g Hz; conversion period %s) from %s",
                     self.telemetry, ", ".join(r.rail for r in self.rails), self.plan.rate_hz,
                     self.plan.requested_rate_hz,
                     "unknown" if self.plan.period_s is None else "{:g} ms".format(self.plan.period_s * 1000.0),
@@ -245,6 +245,21 @@ def _open_sampler(choice, rate_hz, source, board, names, sys_root, folder, max_a
         raise
 
 
+def check_power_rate(rate_hz, windows, choice="auto"):
+    """Raise DnnStatsError when ``--power_rate`` (Hz) leaves fewer than
+    :data:`~layer_stats.tegrastats.start.MIN_SAMPLES_PER_WINDOW` readings in one of
+    ``windows`` ([(flag, seconds)]); nothing to check with ``--power_sampler tegrastats``."""
+    from ..tegrastats.start import MIN_SAMPLES_PER_WINDOW
+
+    if choice == "tegrastats":
+        return
+    for flag, seconds in windows:
+        if rate_hz * seconds < MIN_SAMPLES_PER_WINDOW:
+            raise DnnStatsError("--power_rate {:g} Hz leaves fewer than {} power-monitor readings in the {} window "
+                                "({:g} s): raise --power_rate (default 500) or {}".format(
+                                    rate_hz, MIN_SAMPLES_PER_WINDOW, flag, seconds, flag))
+
+
 def check_power_choice(choice, kind, sys_root="/"):
     """Refuse, before anything is built, a ``--power_sampler ina`` that cannot be had: with a
     replayed log (``kind`` ``replay``: no monitors), or with real tegrastats (``kind``
@@ -276,6 +291,9 @@ def start_power(choice, rate_hz, source, board, params, sys_root="/", folder=Non
         return None
     names = _wanted_rails(params)
     if names == []:
+        if choice == "ina":
+            raise DnnStatsError("--power_sampler ina samples power rails, and --tgr_params names none ({}): add a "
+                                "rail, or pass --power_sampler auto".format(", ".join(p.name for p in params)))
         logger.info("power: no power rail among the parameters: nothing for the power sampler")
         return None
     if source.kind == "replay":

@@ -102,6 +102,10 @@ def main(argv):
     # the telemetry source first: a missing tegrastats or a bad --replay log fails before torch loads;
     # a dry run checks a simulator or replay source (it needs no tegrastats)
     source = None
+    if eval_tgr:
+        from layer_stats.power.start import check_power_choice
+        kind = "replay" if args.replay else "simulated" if args.simulate else None if args.dry_run else "tegrastats"
+        check_power_choice(args.power_sampler, kind, args.sys_root)
     if eval_tgr and (not args.dry_run or args.simulate or args.replay):
         source = source_from_args(args, args.tgr_interval)
         _check_params(args, source)
