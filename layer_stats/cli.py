@@ -233,6 +233,19 @@ def positive(kind=float, high=None):
     return number(kind, low=0, high=high, low_open=True)
 
 
+def _seconds_or_auto(text):
+    """argparse type of ``--tgr_smpl_boundary``: seconds (0 up to a day), or ``"auto"``."""
+    if str(text).strip().lower() == "auto":
+        return "auto"
+    try:
+        return number(low=0, high=MAX_SECONDS)(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError("{} (or auto)".format(exc))
+
+
+_seconds_or_auto.__name__ = "seconds or auto"
+
+
 def add_tgr_args(parser, interval_ms, boundary_s):
     """The tegrastats options both generators share, spelled as the seed spells them."""
     group = parser.add_argument_group("tegrastats (power) options")
@@ -243,9 +256,11 @@ def add_tgr_args(parser, interval_ms, boundary_s):
                             "params --board B)")
     group.add_argument("--tgr_interval", type=number(int, low=1, high=MAX_INTERVAL_MS), default=interval_ms,
                        help="tegrastats sampling interval, ms (default {})".format(interval_ms))
-    group.add_argument("--tgr_smpl_boundary", "--tgr_smpl_boundry", dest="tgr_smpl_boundary", type=number(low=0, high=MAX_SECONDS),
-                       default=boundary_s, help="settling time before and after each measured window, s "
-                                                "(default {:g}; both spellings work)".format(boundary_s))
+    group.add_argument("--tgr_smpl_boundary", "--tgr_smpl_boundry", dest="tgr_smpl_boundary",
+                       type=_seconds_or_auto, default=boundary_s,
+                       help="settling time before and after each measured window, s (default {:g}; both spellings "
+                            "work; the layer-wise generator also takes auto with --tgr_ci: the ramp's end found "
+                            "in the data)".format(boundary_s))
     group.add_argument("--power_sampler", "--power-sampler", choices=("auto", "tegrastats", "ina"), default="auto",
                        help="where power rails come from: ina reads the board's INA3221/INA238 monitors directly "
                             "(hundreds of readings a second; needs root on most boards), tegrastats its lines, "

@@ -55,6 +55,10 @@ def _parser():
                    help="images in data/imagenet, comma- or space-separated")
     p.add_argument("--smpl_duration", type=positive(high=MAX_SECONDS), default=30.0,
                    help="measured seconds per mapping, > 0 and <= 86400 (30)")
+    p.add_argument("--thr_ci", type=number(low=0, high=1, low_open=True, high_open=True), metavar="REL",
+                   help="end a mapping's window once every network's throughput is known within +-REL (95%%; "
+                        "a fraction in (0, 1), e.g. 0.02), --smpl_duration then being the longest window "
+                        "(default: fixed windows)")
     p.add_argument("--funcLayerCount", action="store_true", help="count leaf operations per stage")
     tgr = add_tgr_args(p, interval_ms=50, boundary_s=2.0)
     tgr.description = "--tgr_smpl_boundry is also the settle time before each mapping's window"
@@ -117,11 +121,21 @@ def _devices(args):
 
 
 def _check_window(args):
+    """Refuse a boundary the multi-DNN run cannot use (``auto``: its settle period is a plain
+    wait) and a telemetry rate that leaves too few samples in the shortest window."""
     from layer_stats.power.start import check_power_rate
     from layer_stats.tegrastats.start import check_interval
+    from multi_network_stats.adaptive import min_window_s
+
+    if not isinstance(args.tgr_smpl_boundary, (int, float)):
+        raise DnnStatsError("--tgr_smpl_boundry {} is for the layer-wise generator: a mapping's settle period is a "
+                            "plain wait; give seconds (default 2)".format(args.tgr_smpl_boundary))
+    windows = [("--smpl_duration", args.smpl_duration)]
+    if args.thr_ci is not None:
+        windows.append(("shortest --thr_ci", min_window_s(args.smpl_duration, args.tgr_interval)))
     if args.eval_tgr:
-        check_interval(args.tgr_interval, (("--smpl_duration", args.smpl_duration),))
-        check_power_rate(args.power_rate, (("--smpl_duration", args.smpl_duration),), args.power_sampler)
+        check_interval(args.tgr_interval, windows)
+        check_power_rate(args.power_rate, windows, args.power_sampler)
 
 
 def _check_power(args):
@@ -192,6 +206,27 @@ def _print_plan(plan, args, opts):
                          seconds / 3600.0, seconds, len(todo),
                          ", ".join("{} {}".format(c, n) for c, n in classes.items() if n), args.start_idx,
                          args.tgr_smpl_boundary, args.smpl_duration, MAPPING_OVERHEAD_S, BUILD_S_PER_NET))
+    if args.thr_ci is not None:
+        sys.stdout.write(_adaptive_line(todo, args) + "\n")
+
+
+def _adaptive_line(todo, args):
+    """The ``--thr_ci`` dry-run line: the device time by the model of the rule
+    (:func:`~multi_network_stats.adaptive.adaptive_window_s`, stated in README), and its floor
+    (every window the minimum); the fixed estimate above is its ceiling."""
+    from multi_network_stats import adaptive
+    from multi_network_stats.generate import estimate_seconds
+
+    interval = args.tgr_interval if args.eval_tgr else None
+    shortest = adaptive.min_window_s(args.smpl_duration, interval)
+    window = adaptive.adaptive_window_s(args.thr_ci, args.smpl_duration, interval)
+    model = estimate_seconds(todo, window, args.tgr_smpl_boundary)
+    low = estimate_seconds(todo, shortest, args.tgr_smpl_boundary)
+    return ("# adaptive (--thr_ci {:g}): about {:.1f} h ({:.0f} s), a {:.3g} s window per mapping: its slowest "
+            "network at {:g} passes/s needs {} passes for +-{:g} (inter-completion times of CV {:g}); at least "
+            "{:.1f} h ({:g} s windows), at most the fixed estimate above".format(
+                args.thr_ci, model / 3600.0, model, window, adaptive.ASSUMED_SLOWEST_PER_S,
+                adaptive.passes_needed(args.thr_ci), args.thr_ci, adaptive.ASSUMED_CV, low / 3600.0, shortest))
 
 
 def _options(args, plan, images, device_name):
@@ -204,7 +239,7 @@ def _options(args, plan, images, device_name):
         tgr_interval_ms=args.tgr_interval, func_layer_count=args.funcLayerCount, warmup=args.warmup,
         start_idx=args.start_idx, output_root=args.output_root, device_name=device_name,
         force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args), cache_bytes=cache_bytes,
-        power_sampler=args.power_sampler, power_rate_hz=args.power_rate)
+        power_sampler=args.power_sampler, power_rate_hz=args.power_rate, thr_ci=args.thr_ci)
 
 
 def main(argv):

@@ -8,8 +8,14 @@ synchronisations, so queued GPU work is billed to the inference and never to
 a transfer.  A pass counts when it ends inside the window.
 
 Result per network (:func:`run_workload`): ``passes`` (completed in the
-window) and, per stage in order, ``inf_times_s`` and ``transfer_times_s``
-(one entry per counted pass).
+window), ``ends`` (their monotonic end times, s) and, per stage in order,
+``inf_times_s`` and ``transfer_times_s`` (one entry per counted pass).
+
+With a ``rule`` (:class:`~.adaptive.WindowRule`, ``--thr_ci``), the controlling
+thread asks it every :data:`~.adaptive.CHECK_EVERY_S` whether the window may end
+before ``duration_s``; the networks' loops only append their end times.  Passes
+that end after the window's actual end are dropped once the threads are joined,
+so the count is exact however late a thread sees the stop.
 """
 import logging
 import threading
@@ -42,6 +48,7 @@ class NetworkLoad(object):
         self.inf = [[] for _ in stages]
         self.transfer = [[] for _ in stages]
         self.passes = 0
+        self.ends = []
         self.error = None
 
     def one_pass(self):
@@ -70,6 +77,7 @@ class NetworkLoad(object):
                     t_start, t_end = window
                     if t_start is not None and t_start <= end <= t_end:
                         self.passes += 1
+                        self.ends.append(end)
                         for i, (moved, inferred) in enumerate(times):
                             self.transfer[i].append(moved)
                             self.inf[i].append(inferred)
@@ -77,10 +85,20 @@ class NetworkLoad(object):
             self.error = exc
             stop.set()
 
+    def trim(self, t_end):
+        """Drop the passes that ended after ``t_end`` (monotonic s; the threads are joined)."""
+        keep = sum(1 for end in self.ends if end <= t_end)
+        self.passes = keep
+        del self.ends[keep:]
+        for times in self.inf + self.transfer:
+            del times[keep:]
 
-def run_workload(loads, settle_s, duration_s):
-    """Run ``loads`` (:class:`NetworkLoad`) together; returns ``(t_start, t_end)`` of the
-    measurement window (monotonic s).  Re-raises the first error of any thread."""
+
+def run_workload(loads, settle_s, duration_s, rule=None):
+    """Run ``loads`` (:class:`NetworkLoad`) together; returns ``(t_start, t_end, stop)``:
+    the measurement window (monotonic s) and how it ended, ``fixed`` (no ``rule``),
+    ``ci`` (``rule`` said so) or ``max`` (``duration_s`` reached first).  Re-raises the
+    first error of any thread."""
     window = [None, None]
     stop = threading.Event()
     threads = [threading.Thread(target=load.loop, args=(window, stop), name="net-" + load.name, daemon=True)
@@ -91,8 +109,11 @@ def run_workload(loads, settle_s, duration_s):
         _sleep_unless(stop, settle_s)
         t_start = monotonic()
         window[:] = [t_start, t_start + duration_s]
-        _sleep_unless(stop, duration_s)
-        t_end = window[1]
+        if rule is None:
+            _sleep_unless(stop, duration_s)
+            t_end, how = window[1], "fixed"
+        else:
+            t_end, how = _watch(loads, window, stop, rule)
     finally:
         stop.set()
         for thread in threads:
@@ -100,7 +121,25 @@ def run_workload(loads, settle_s, duration_s):
     for load in loads:
         if load.error is not None:
             raise load.error
-    return t_start, t_end
+    if how != "fixed":
+        for load in loads:
+            load.trim(t_end)
+    return t_start, t_end, how
+
+
+def _watch(loads, window, stop, rule):
+    """Wait until ``rule`` ends the window or its planned end comes: ``(t_end, stop)``."""
+    from .adaptive import CHECK_EVERY_S
+
+    t_start, t_max = window
+    while not stop.is_set():
+        now = monotonic()
+        if now >= t_max:
+            break
+        if rule.done([load.ends for load in loads], t_start, now):
+            return now, "ci"
+        _sleep_unless(stop, min(CHECK_EVERY_S, t_max - monotonic()))
+    return t_max, "max"
 
 
 def _sleep_unless(stop, seconds):

@@ -20,6 +20,10 @@ With the simulator, every device but ``cpu`` counts as the GPU: while a
 mapping with such a stage runs, the simulator is told the GPU is fully loaded
 (:meth:`~layer_stats.session.RunSession.gpu_busy`).
 
+Windows: fixed (``--smpl_duration`` s after ``--tgr_smpl_boundry`` s of settling), or with
+``--thr_ci REL`` ended early once every network's throughput is known within +-REL
+(:mod:`.adaptive`); each record says how its window stopped.
+
 Power: with ``--eval_tgr``, the session also starts the power sampler the run
 asked for (``--power_sampler``, ``--power_rate``; see
 :func:`layer_stats.power.start.start_power`); where it runs, each file's ``power``
@@ -30,9 +34,11 @@ Resume: a mapping whose file exists and holds that mapping, measured with the
 same window, batch size and board, is skipped; an unreadable one is set aside as
 ``NAME.corrupt`` and measured again; one that holds another mapping or other
 settings stops the run before anything is measured (the plan changed: its data
-would mix with this run's).  Files of format versions 2 and 3 count the same
+would mix with this run's).  Files of format versions 2, 3 and 4 count the same
 (version 2 is version 3 with power from tegrastats; version 1 counted ModelInfo
-another way).  The power sampler is a setting only where it was named: with
+another way; version 4 adds how each window stopped).  With ``--thr_ci`` the
+settings are ``--thr_ci`` and the longest window (``window.max_s``); without it, the
+fixed window.  The power sampler is a setting only where it was named: with
 ``--power_sampler ina`` or ``tegrastats`` (and ``--eval_tgr``) a file whose power
 came from the other one stops the run like any other setting; with ``auto``,
 which takes the monitors where it can and tegrastats where it cannot, files of
@@ -69,12 +75,13 @@ BUILD_S_PER_NET = 5.0
 #: ``plan``: list of PlannedMapping; ``images``: paths; ``device_name``: the
 #: seed's board name (Orin, Tx2, Xavier); ``cache_bytes``: the network cache's
 #: budget (None, default: :func:`~.netcache.default_budget_bytes`); ``power_sampler``:
-#: ``--power_sampler`` (auto, ina, tegrastats); ``power_rate_hz``: ``--power_rate`` (readings/s).
+#: ``--power_sampler`` (auto, ina, tegrastats); ``power_rate_hz``: ``--power_rate`` (readings/s);
+#: ``thr_ci``: ``--thr_ci`` (None: fixed windows of ``smpl_duration_s``; else the maximum, see :mod:`.adaptive`).
 MultinetOptions = collections.namedtuple("MultinetOptions", [
     "plan", "mode", "images", "batch_size", "smpl_duration_s", "boundary_s", "eval_tgr", "tgr_params",
     "tgr_interval_ms", "func_layer_count", "warmup", "start_idx", "output_root", "device_name",
-    "force_mode", "sys_root", "args", "cache_bytes", "power_sampler", "power_rate_hz"])
-MultinetOptions.__new__.__defaults__ = (None, "auto", 500.0)
+    "force_mode", "sys_root", "args", "cache_bytes", "power_sampler", "power_rate_hz", "thr_ci"])
+MultinetOptions.__new__.__defaults__ = (None, "auto", 500.0, None)
 
 
 def first_use_order(plan):
@@ -117,8 +124,12 @@ def _settings_differ(record, entry, opts):
     if record.get("mapping") != entry.mapping:
         differ.append("mapping {} (this plan: {})".format(json.dumps(record.get("mapping")),
                                                           json.dumps(entry.mapping)))
-    if record.get("samplingDuration") != opts.smpl_duration_s:
-        differ.append("--smpl_duration {} (now {:g})".format(record.get("samplingDuration"), opts.smpl_duration_s))
+    target = record.get("ci_target")
+    longest = record.get("samplingDuration") if target is None else _max_window(record)
+    if target != opts.thr_ci:
+        differ.append("--thr_ci {} (now {})".format(_or_none(target), _or_none(opts.thr_ci)))
+    elif longest != opts.smpl_duration_s:
+        differ.append("--smpl_duration {} (now {:g})".format(longest, opts.smpl_duration_s))
     if not isinstance(record.get("format_version"), int) or record["format_version"] < MODELINFO_SINCE:
         differ.append("format_version {} (now {}: its ModelInfo is counted another way)".format(
             record.get("format_version"), FORMAT_VERSION))
@@ -132,6 +143,16 @@ def _settings_differ(record, entry, opts):
     if sizes and sizes != [opts.batch_size]:
         differ.append("--batch_size {} (now {})".format(sizes[0], opts.batch_size))
     return differ
+
+
+def _or_none(value):
+    return "none" if value is None else "{:g}".format(value) if isinstance(value, float) else repr(value)
+
+
+def _max_window(record):
+    """The ``--smpl_duration`` an adaptive record was measured with (its ``window.max_s``)."""
+    window = record.get("window")
+    return window.get("max_s") if isinstance(window, dict) else None
 
 
 def _named_sampler_differs(record, opts):
@@ -228,21 +249,27 @@ class _MappingMeasurer(object):
 
     def measure(self, entry, warm_only=False):
         """Run one mapping; returns its raw record (None for a warm-up)."""
+        from .adaptive import WindowRule, min_window_s
         from .execute import run_workload
 
         opts = self.opts
+        rule = None if opts.thr_ci is None else WindowRule(
+            opts.thr_ci, min_window_s(opts.smpl_duration_s, opts.tgr_interval_ms if opts.eval_tgr else None))
         pairs = [self.load(network, stages, opts.images[position % len(opts.images)], entry.mapping)
                  for position, (network, stages) in enumerate(entry.mapping.items())]
         loads = [load for load, _ in pairs]
         on_gpu = any(stage.device != "cpu" for load in loads for stage in load.stages)
         with self.session.gpu_busy(1.0 if on_gpu else 0.0):
-            t_start, t_end = run_workload(loads, opts.boundary_s, opts.smpl_duration_s)
+            t_start, t_end, stop = run_workload(loads, opts.boundary_s, opts.smpl_duration_s, rule)
         if warm_only:
             return None
-        return self.record(entry, pairs, t_start, t_end)
+        return self.record(entry, pairs, t_start, t_end, stop)
 
-    def record(self, entry, pairs, t_start, t_end):
-        opts, session, duration = self.opts, self.session, self.opts.smpl_duration_s
+    def record(self, entry, pairs, t_start, t_end, stop="fixed"):
+        """The raw record (:mod:`.raw`); ``samplingDuration`` is the window the throughputs are
+        over: ``--smpl_duration`` unless the window ended on precision (``stop`` ``ci``)."""
+        opts, session = self.opts, self.session
+        duration = round(t_end - t_start, 6) if stop == "ci" else opts.smpl_duration_s
         samples = None
         if session.recorder is not None:
             session.recorder.wait_past(t_end)
@@ -253,10 +280,12 @@ class _MappingMeasurer(object):
         return collections.OrderedDict([
             ("format_version", FORMAT_VERSION), ("index", entry.index), ("class", entry.cls), ("k", entry.k),
             ("set", entry.set), ("file", entry.file), ("mapping", entry.mapping),
-            ("samplingDuration", duration), ("Mode", opts.mode), ("Device", opts.device_name),
+            ("samplingDuration", duration), ("stop", stop), ("ci_target", opts.thr_ci),
+            ("Mode", opts.mode), ("Device", opts.device_name),
             ("board", session.board or UNAVAILABLE),
             ("telemetry", session.source.kind if session.source else "none"), ("run", session.run_name),
-            ("window", {"t_start": round(t_start, 6), "t_end": round(t_end, 6), "settle_s": opts.boundary_s}),
+            ("window", {"t_start": round(t_start, 6), "t_end": round(t_end, 6), "settle_s": opts.boundary_s,
+                        "max_s": opts.smpl_duration_s}),
             ("networks", networks),
             ("tegrastats", {"interval_ms": opts.tgr_interval_ms, "params": [p.name for p in session.params],
                             "samples": samples} if samples is not None else None),
@@ -305,8 +334,10 @@ class _MappingMeasurer(object):
             return
         write_record(path, record)
         self.written.append(path)
-        logger.info("%s: %s", entry.file, ", ".join("{} {:.1f}/s".format(n, r["throughput_per_s"])
-                                                     for n, r in record["networks"].items()))
+        logger.info("%s: %s (%g s window, stop %s)", entry.file, ", ".join(
+            "{} {:.1f}/s +-{}".format(n, r["throughput_per_s"], "?" if r["ci_rel"] is None else
+                                      "{:.1%}".format(r["ci_rel"])) for n, r in record["networks"].items()),
+            record["samplingDuration"], record["stop"])
 
     def closing_keys(self):
         """The run file's keys at the end: counts and what the network cache did."""
@@ -318,11 +349,15 @@ class _MappingMeasurer(object):
 
 
 def _network_results(load, result, duration_s, batch_size):
+    from .adaptive import throughput_ci_rel
+
     for i, record in enumerate(result["stages"]):
         record.update(infCount=load.passes, inf_times_s=load.inf[i], transfer_times_s=load.transfer[i])
+    rel = throughput_ci_rel(load.ends)
     return {"image": os.path.basename(result["image"]), "batch_size": batch_size, "passes": load.passes,
             "throughput_per_s": load.passes / float(duration_s),
-            "images_per_s": load.passes * batch_size / float(duration_s), "stages": result["stages"]}
+            "images_per_s": load.passes * batch_size / float(duration_s),
+            "ci_rel": rel, "stages": result["stages"]}
 
 
 def measure_mappings(opts, source):

@@ -21,7 +21,10 @@ From it come each sample's ``stageSummary`` and the ``{Device}/Mode{m}.csv`` tab
 (:func:`mode_table`: a row per sample and network with throughput, the mean latency of a
 pass (the sum of its stages' mean inference and transfer times, s), and the slowdown
 against the class A run of the same network alone on the same device where one exists;
-then the sample's power rails, mW) and ``{Device}/Mode{m}.provenance.json`` (telemetry,
+then, where a sample of the table was measured with ``--thr_ci``, the columns
+:data:`~.adaptive.CI_COLUMNS`: how its window stopped, the target, each throughput's achieved
+relative 95 % half-width and ``ci_target_missed`` where it missed the target; then the
+sample's power rails, mW) and ``{Device}/Mode{m}.provenance.json`` (telemetry,
 ``power_samplers``: every sampler the samples' power came from, boards, simulated).
 
 Per sample (:func:`sample_json`), exactly the seed's keys: ``mapping``,
@@ -55,6 +58,7 @@ from layer_stats.stats import is_number, mean
 from layer_stats.tegrastats.boards import BOARDS
 from layer_stats.tegrastats.params import param_keys, resolve_params
 from layer_stats.tegrastats.parse import LineParser
+from .adaptive import CI_COLUMNS, MISSED, ci_cells
 from .modelinfo import human
 from .layout import RAW_NAME, raw_files
 from .raw import RawFileError, power_sampler_of, read_raw
@@ -304,8 +308,22 @@ def mode_table(frame, samples):
     base, throughput = table["alone_throughput_per_s"], table["throughput_per_s"]
     table["slowdown"] = (base / throughput).where(base.notna() & (base != 0) & (throughput != 0))
     table["device"] = table["Device"]
+    columns = list(_TABLE)
+    if any(sample.record.get("ci_target") is not None for sample in samples):
+        table = table.join(_precision(samples), on=["path", "network"])
+        columns += list(CI_COLUMNS)
     power = _power(samples)
-    return table[_TABLE + ["path"]].join(power, on="path")[_TABLE + list(power.columns)]
+    return table[columns + ["path"]].join(power, on="path")[columns + list(power.columns)]
+
+
+def _precision(samples):
+    """The :data:`~.adaptive.CI_COLUMNS` per (path, network) (:func:`~.adaptive.ci_cells`)."""
+    rows = [(sample.path, network) + cells for sample in samples
+            for network, cells in ci_cells(sample.record).items()]
+    frame = pd.DataFrame.from_records(rows, columns=["path", "network"] + list(CI_COLUMNS))
+    frame["ci_target"] = frame["ci_target"].astype(float)
+    frame["ci_rel"] = frame["ci_rel"].astype(float)
+    return frame.set_index(["path", "network"])
 
 
 def _inside(path, folder):
@@ -373,7 +391,13 @@ def write_group(target, samples, frame):
         atomic_write(os.path.join(target, os.path.basename(sample.path)),
                      json_text(sample_json(sample, stages[sample.path])))
     _prune(target, names)
-    atomic_write(target + ".csv", csv_text(mode_table(rows, samples)))
+    table = mode_table(rows, samples)
+    if "ci_flag" in table:
+        missed = table.loc[table["ci_flag"] == MISSED, "file"].drop_duplicates()
+        if len(missed):
+            logger.warning("%d mapping(s) stopped at --smpl_duration before every throughput was within --thr_ci "
+                           "(flagged %s in %s.csv): %s", len(missed), MISSED, target, ", ".join(missed))
+    atomic_write(target + ".csv", csv_text(table))
     atomic_write(target + ".provenance.json", json_text(_provenance(rows, len(samples)), indent=1))
     return len(samples)
 

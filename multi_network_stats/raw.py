@@ -6,12 +6,18 @@ same keys, ModelInfo from :mod:`layer_stats.models.complexity` (``backend``
 ``fn-count/deepspeed-rules v1``: MACs without bias, FLOPs by DeepSpeed's rules, the
 same figures on every torch), so the figures of a version-1 file differ; 3, adds
 ``power``, the readings of the INA3221/INA238 power monitors (a version-2 file reads
-as one whose ``power`` is None)):
+as one whose ``power`` is None); 4, adds ``stop``, ``ci_target``, ``window.max_s`` and
+each network's ``ci_rel`` for ``--thr_ci`` (a file before version 4 reads as one with
+``stop`` ``fixed``, ``ci_target`` None and no ``ci_rel``)):
 ``index``, ``class``, ``k``, ``set``, ``file``, ``mapping``, ``samplingDuration``
-(s), ``Mode``, ``Device`` (the seed's board name), ``board``, ``telemetry``,
-``run`` (the run file's name), ``window`` ({``t_start``, ``t_end``, ``settle_s``}),
+(s: the window the throughputs are over, the actual one), ``stop`` (how the window
+ended: ``ci``, every network's throughput known within ``ci_target``; ``max``, at
+``--smpl_duration`` without that; ``fixed``, no ``--thr_ci``), ``ci_target`` (``--thr_ci``,
+a fraction in (0, 1), or None), ``Mode``, ``Device`` (the seed's board name), ``board``, ``telemetry``,
+``run`` (the run file's name), ``window`` ({``t_start``, ``t_end``, ``settle_s``, ``max_s`` (``--smpl_duration``)}),
 ``networks`` ({network: {``image``, ``batch_size``, ``passes``, ``throughput_per_s``
-(passes/s), ``images_per_s``,
+(passes/s), ``images_per_s``, ``ci_rel`` (the achieved relative 95 % half-width of
+the throughput, see :mod:`.adaptive`; None where fewer passes than it needs),
 ``stages``: [{``key``, ``device``, ``first_layer``, ``last_layer``,
 ``infCount``, ``inf_times_s``, ``transfer_times_s``, ``modelinfo``}]}}),
 ``tegrastats`` ({``interval_ms``, ``params`` (``--tgr_params``; empty: all),
@@ -44,11 +50,15 @@ from layer_stats import errors
 from layer_stats.fsutil import atomic_write
 from layer_stats.stats import is_number
 
-__all__ = ["FORMAT_VERSION", "MODELINFO_SINCE", "POWER_SAMPLERS", "RawFileError", "write_record", "read_raw",
-           "check_record", "power_sampler_of", "SAFE_NAME"]
+__all__ = ["FORMAT_VERSION", "MODELINFO_SINCE", "STOP_SINCE", "STOPS", "POWER_SAMPLERS", "RawFileError",
+           "write_record", "read_raw", "check_record", "power_sampler_of", "stop_of", "SAFE_NAME"]
 
 #: History in the module doc.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
+#: The first ``format_version`` whose records say how their window stopped.
+STOP_SINCE = 4
+#: ``stop`` values (:mod:`.adaptive`).
+STOPS = ("ci", "max", "fixed")
 #: The first ``format_version`` whose ModelInfo is counted as this version counts it.
 MODELINFO_SINCE = 2
 #: ``power.sampler`` values a file may hold.
@@ -143,6 +153,7 @@ def check_record(path, record, mode=None):
             c.text(device, "mapping.{}.{}".format(network, key))
     for network, result in networks.items():
         _check_network(c, "networks." + network, result)
+    _check_stop(c, record)
     _check_tegrastats(c, record.get("tegrastats"))
     _check_power(c, record.get("power"), record.get("window"))
 
@@ -153,6 +164,37 @@ def power_sampler_of(record):
     if record.get("power") is not None:
         return record["power"]["sampler"]
     return "tegrastats" if record.get("tegrastats") is not None else "none"
+
+
+def stop_of(record):
+    """``(stop, ci_target)`` of a (checked) record: ``("fixed", None)`` before version 4."""
+    return record.get("stop", "fixed"), record.get("ci_target")
+
+
+def _check_stop(c, record):
+    """From version 4: ``stop`` one of :data:`STOPS`; ``ci_target`` None for ``fixed``, else
+    a fraction in (0, 1); each network's ``ci_rel`` None or a number >= 0 (a measured figure:
+    the post-processing, not the format, flags one that misses ``ci_target``)."""
+    version = record.get("format_version")
+    if not isinstance(version, int) or version < STOP_SINCE:
+        return
+    for key in ("stop", "ci_target"):
+        if key not in record:
+            raise RawFileError("{}: missing {}".format(c.path, key))
+    stop, target = record["stop"], record["ci_target"]
+    if stop not in STOPS:
+        c.fail("stop", stop, "one of " + ", ".join(STOPS))
+    if stop == "fixed" and target is not None:
+        c.fail("ci_target", target, "null for a fixed window")
+    if stop != "fixed" and not (is_number(target) and 0 < target < 1):
+        c.fail("ci_target", target, "a fraction in (0, 1) for a window that stopped on {}".format(stop))
+    for network, result in record["networks"].items():
+        where = "networks.{}.ci_rel".format(network)
+        if "ci_rel" not in result:
+            raise RawFileError("{}: networks.{} has no ci_rel".format(c.path, network))
+        rel = result["ci_rel"]
+        if rel is not None:
+            c.number(rel, where)
 
 
 def _check_top(c, record, mode):

@@ -28,8 +28,8 @@ assert read_lines(path, "latency")[1]["samples_s"] == [0.05]
 assert check_file(path, "latency") == ("ok", None)
 
 record = {"format_version": multi_raw.FORMAT_VERSION, "class": "A", "mapping": {"toynet": {"3": "cpu"}},
-          "samplingDuration": 1.0, "Mode": 0, "Device": "Orin",
-          "networks": {"toynet": {"passes": 2, "throughput_per_s": 2.0, "stages": [
+          "samplingDuration": 1.0, "stop": "fixed", "ci_target": None, "Mode": 0, "Device": "Orin",
+          "networks": {"toynet": {"passes": 2, "throughput_per_s": 2.0, "ci_rel": None, "stages": [
               {"device": "cpu", "infCount": 2, "inf_times_s": [0.4, 0.5], "transfer_times_s": [0.0, 0.0],
                "first_layer": 0, "last_layer": 3}]}}}
 mapping = os.path.join(root, "SingleNet_Map0_nm_1_set_0_classA.json")
@@ -65,7 +65,10 @@ def test_layerwise_dry_run_without_pandas_or_numpy(tmp_path):
     done = run_script(LAYERWISE, "--mode", "0", "--simulate", "tx2", "--models", "squeezenet1_0", "--imgs",
                       "img1.jpg", "--dry_run", "--output_root", out, blocked=NO_PANDAS)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.split() == ["todo", _raw_path(out, "latency"), "todo", _raw_path(out, "power")]
+    files = [line.split() for line in done.stdout.splitlines() if not line.startswith("#")]
+    assert files == [["todo", _raw_path(out, "latency")], ["todo", _raw_path(out, "power")]]
+    estimate = [line for line in done.stdout.splitlines() if line.startswith("#")]
+    assert estimate[0] == "# 17 power layers, 18 timed layers still to measure" and "power windows: fixed" in estimate[1]
     assert not out.exists()
 
 

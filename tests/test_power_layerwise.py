@@ -101,7 +101,7 @@ def test_ina_lines_keep_every_reading_of_the_window(measured):
     assert [line["layer"] for line in lines] == list(range(17))
     counts = []
     for line in lines:
-        assert line["format_version"] == FORMAT_VERSION == 2
+        assert line["format_version"] == FORMAT_VERSION >= 2
         assert line["power_sampler"] == "ina" and line["power_rate_hz"] == 500.0
         assert line["params"] == {RAIL: [KEY]} and line["samples"] == []  # tegrastats serves no parameter
         readings = line["power_samples"]

@@ -43,13 +43,27 @@ __all__ = ["LayerwiseOptions", "measure_layers", "planned_files", "check_options
 #: Options of a run (units in the names).  ``models``: list of names;
 #: ``images``: list of paths; ``tgr_params``: list of names or None (board default);
 #: ``power_sampler``: ``auto``, ``tegrastats`` or ``ina`` (where the rails come from);
-#: ``power_rate_hz``: readings per second asked of the power sampler.
+#: ``power_rate_hz``: readings per second asked of the power sampler; ``tgr_ci``/``lt_ci``: the
+#: relative half-width (0-1) that ends a power window / the timed runs early, or None (fixed);
+#: ``tgr_smpl_boundary_s``: s, or None for ``auto`` (the MSER-5 point, with ``tgr_ci`` only).
 LayerwiseOptions = collections.namedtuple("LayerwiseOptions", [
     "mode", "device", "models", "images", "granularity", "batch_size", "weights",
     "eval_latency", "lt_smpl_count", "lt_warmup",
     "eval_tgr", "tgr_params", "tgr_interval_ms", "tgr_smpl_duration_s", "tgr_smpl_boundary_s",
-    "idle_s", "settle_timeout_s", "power_sampler", "power_rate_hz", "output_root", "force_mode", "sys_root",
+    "idle_s", "settle_timeout_s", "power_sampler", "power_rate_hz", "tgr_ci", "lt_ci", "output_root", "force_mode", "sys_root",
     "args"])
+
+
+def window_seconds(opts):
+    """The longest loop of a layer's power window, s: ``boundary + duration + boundary`` fixed;
+    with ``--tgr_ci`` no trailing boundary (``auto``: :data:`~layer_stats.measure.adaptive.AUTO_LEAD_S`
+    leads)."""
+    from ..measure.adaptive import AUTO_LEAD_S
+
+    if opts.tgr_ci is None:
+        return 2.0 * opts.tgr_smpl_boundary_s + opts.tgr_smpl_duration_s
+    lead = AUTO_LEAD_S if opts.tgr_smpl_boundary_s is None else opts.tgr_smpl_boundary_s
+    return lead + opts.tgr_smpl_duration_s
 
 
 def _kinds(opts):
@@ -107,6 +121,8 @@ def check_options(opts, dry_run=False):
     if not opts.models:
         raise DnnStatsError("no models to measure: pass --models a,b, 'all', or leave it out for AvailableModel.txt")
     check_devices([opts.device], "--device", dry_run)
+    if opts.tgr_smpl_boundary_s is None and opts.tgr_ci is None:
+        raise DnnStatsError("--tgr_smpl_boundary auto needs --tgr_ci: pass --tgr_ci REL, or a boundary in s")
     if opts.eval_tgr:
         from ..power.start import check_power_rate
         from ..tegrastats.start import check_interval
@@ -137,7 +153,7 @@ class _LayerMeasurer(object):
 
         opts = self.opts
         if opts.eval_tgr:
-            window_s = max(2.0 * opts.tgr_smpl_boundary_s + opts.tgr_smpl_duration_s, opts.idle_s)
+            window_s = max(window_seconds(opts), opts.idle_s)
             self.session.start_telemetry(["gpu" if self.on_gpu else "cpu"], opts.tgr_params, window_s)
             self.reader = SampleReader(tegrastats_params(self.session.params, self.session.power))
 
@@ -173,19 +189,32 @@ class _LayerMeasurer(object):
                 "board": self.session.board or UNAVAILABLE}
 
 
-def _latency_lines(measurer, network, image, chain, inputs, model, model_input):
+def _timed(opts, fn, arg):
+    """``{samples_s, stop, ci_rel, ci_target}`` of ``fn(arg)``'s timed runs (fixed, or up to
+    ``lt_smpl_count`` with ``--lt_ci``)."""
     from ..measure.latency import time_runs
 
+    if opts.lt_ci is None:
+        samples = time_runs(fn, arg, opts.lt_smpl_count, opts.lt_warmup, opts.device)
+        return dict(samples_s=samples, stop="fixed", ci_rel=None, ci_target=None)
+    from ..measure.adaptive import LatencyStop
+
+    watch = LatencyStop(opts.lt_ci)
+    samples = time_runs(fn, arg, opts.lt_smpl_count, opts.lt_warmup, opts.device, stop=watch)
+    return dict(samples_s=samples, stop=watch.stop, ci_rel=watch.final_rel(samples), ci_target=opts.lt_ci)
+
+
+def _latency_lines(measurer, network, image, chain, inputs, model, model_input):
     opts = measurer.opts
     lines = []
     for index, (layer, arg) in enumerate(zip(chain.layers, inputs)):
         line = measurer.label(network, image, index, chain.names[index])
-        line.update(input_shape=list(arg.shape), warmup=opts.lt_warmup,
-                    samples_s=time_runs(layer, arg, opts.lt_smpl_count, opts.lt_warmup, opts.device))
+        line.update(input_shape=list(arg.shape), warmup=opts.lt_warmup)
+        line.update(_timed(opts, layer, arg))
         lines.append(line)
     line = measurer.label(network, image, "model", "whole model")
-    line.update(input_shape=list(model_input.shape), warmup=opts.lt_warmup,
-                samples_s=time_runs(model, model_input, opts.lt_smpl_count, opts.lt_warmup, opts.device))
+    line.update(input_shape=list(model_input.shape), warmup=opts.lt_warmup)
+    line.update(_timed(opts, model, model_input))
     lines.append(line)
     return lines
 
@@ -212,9 +241,10 @@ def _power_lines(measurer, network, image, chain, inputs):
         source["power_rate_hz"] = round(sampler.plan.rate_hz, 3)
     lines = []
     for index, (layer, arg) in enumerate(zip(chain.layers, inputs)):
+        watch = _watch(measurer)
         with session.gpu_busy(1.0 if measurer.on_gpu else 0.0):
-            t_start, t_end, iterations = run_for(layer, arg, boundary + duration + boundary, opts.device)
-        samples, readings = cut_window(recorder, reader, t_start, t_end, boundary, sampler)
+            t_start, t_end, iterations = run_for(layer, arg, window_seconds(opts), opts.device, stop=watch)
+        samples, readings = cut_window(recorder, reader, t_start, t_end, boundary or 0.0, sampler)
         settled, settle_s = wait_until_idle(recorder, reader, idle["values"], opts.settle_timeout_s, sampler)
         if not settled:
             logger.warning("%s layer %d: power not back near idle after %.1f s (going on)", network, index, settle_s)
@@ -224,11 +254,42 @@ def _power_lines(measurer, network, image, chain, inputs):
         line.update(source)
         if readings is not None:
             line["power_samples"] = readings
+        line.update(_stop_fields(watch, line))
         line.update(idle=idle, settle_s=settle_s, settled=settled)
         lines.append(line)
         logger.debug("%s %s layer %d: %d iterations, %d samples, %d readings", network, image, index, iterations,
                      len(samples), len(readings or ()))
     return lines
+
+
+def _watch(measurer):
+    """The :class:`~layer_stats.measure.adaptive.PowerWatch` of a window (None: fixed)."""
+    from ..measure.adaptive import PowerWatch
+    from ..measure.power import feeds
+
+    opts, session = measurer.opts, measurer.session
+    if opts.tgr_ci is None:
+        return None
+    return PowerWatch(feeds(session.recorder, measurer.reader, session.power), opts.tgr_ci,
+                      opts.tgr_smpl_boundary_s, opts.tgr_smpl_duration_s)
+
+
+def _stop_fields(watch, line):
+    """A power line's ``stop``, ``ci_rel``, ``ci_target`` and (adaptive) ``core_start``; an adaptive
+    line's sample ``boundary`` flags are set from its core ``(core_start, t_end]``."""
+    from ..layerwise.raw import rail_keys
+
+    if watch is None:
+        return dict(stop="fixed", ci_rel=None, ci_target=None)
+    core_start, t_end = round(watch.core_start, 6), line["t_end"]
+    values = {}
+    for key in rail_keys(line):
+        source = line["power_samples"] if line.get("power_sampler") == "ina" else line["samples"]
+        values[key] = [s["values"].get(key) for s in source if core_start < s["t"] <= t_end]
+    for sample in line["samples"]:
+        sample["boundary"] = not core_start < sample["t"] <= t_end
+    return dict(boundary_s=watch.lead_s, stop=watch.stop, ci_rel=watch.final_rel(values), ci_target=watch.target_rel,
+                core_start=core_start)
 
 
 def _prepare(opts, network):

@@ -50,7 +50,7 @@ import pandas as pd
 
 from .layout import iter_raw_files
 from ..measure.window import in_core
-from .raw import RawFileError, rail_keys, read_lines
+from .raw import RawFileError, rail_keys, read_lines, stop_of
 from ..stats import is_number
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,9 @@ _STATS = (("mean", "_mean_mW", "_mean"), ("std", "_std_mW", "_std"), ("n", "_n",
           ("idle", "_idle_mW", None), ("dynamic", "_dynamic_mW", None), ("energy", "_energy_mJ", None),
           ("dynamic_energy", "_dynamic_energy_mJ", None))
 _NUMBER_TYPES = (int, float)
+
+#: A row per raw line (``frame.attrs["stops"]``): how it stopped and the precision it reached.
+STOP_COLUMNS = ["mode", "device", "network", "layer", "kind", "stop", "ci_rel", "ci_target"]
 
 #: What :func:`summarise` returns: ``layers``, a row per layer in output order (``mode``,
 #: ``network``, ``device``, ``layer`` as a number) with the CSV's first columns, ``unsettled``
@@ -132,9 +135,16 @@ def _feeds(record):
     out = {}
     for sampler, samples in feeds.items():
         times = [s["t"] for s in samples]
-        out[sampler] = (samples, times, [not in_core(t, record["t_start"], record["t_end"], record["boundary_s"])
-                                         for t in times])
+        out[sampler] = (samples, times, [not _in_line_core(t, record) for t in times])
     return out, rail_keys(record) if ina else set()
+
+
+def _in_line_core(t, record):
+    """True when a sample stamped ``t`` is averaged: in ``(core_start, t_end]`` for an adaptive
+    (version-3) line that names its core, else in the fixed window's core (:func:`in_core`)."""
+    if "core_start" in record:
+        return record["core_start"] < t <= record["t_end"]
+    return in_core(t, record["t_start"], record["t_end"], record["boundary_s"])
 
 
 def _add_power(rows, labels, record):
@@ -155,7 +165,7 @@ def samples_frame(input_root, modes=None):
     as one tidy DataFrame (module doc), and one line per file skipped (corrupt, partial,
     a field of the wrong type), naming the file, the line and what is wrong."""
     rows = _Rows()
-    problems = []
+    problems, stops = [], []
     for ref in iter_raw_files(input_root, modes):
         try:
             records = read_lines(ref.path, ref.kind)
@@ -169,7 +179,11 @@ def samples_frame(input_root, modes=None):
                 rows.add(labels + ("latency", None, None, None, True), record["samples_s"])
             else:
                 _add_power(rows, labels, record)
-    return rows.frame(), problems
+            stops.append((ref.mode, ref.device, ref.network, str(record["layer"]), ref.kind, stop_of(record),
+                          record.get("ci_rel"), record.get("ci_target")))
+    frame = rows.frame()
+    frame.attrs["stops"] = pd.DataFrame.from_records(stops, columns=STOP_COLUMNS)
+    return frame, problems
 
 
 def recorded_parameters(frame):
@@ -267,8 +281,31 @@ def summarise(frame):
     layers = _layers(frame, unit)
     ranks = pd.Series(np.arange(len(layers)), index=layers.index)
     keys = _keys(frame, unit, ranks)
-    layers = layers.reset_index(drop=True)
+    layers = _with_stops(layers.reset_index(drop=True), frame.attrs.get("stops"))
     return Summary(layers, _derived(keys, layers))
+
+
+def _with_stops(layers, stops):
+    """Adaptive data (some line has a ``ci_target``): ``power_ci_rel`` and ``latency_ci_rel``, the
+    worst achieved relative half-width of a layer's lines (NaN where none could be computed), and
+    ``ci_not_reached:{kind}`` flags where a line with a target stopped at its maximum.  Data
+    without a target (fixed runs, versions 1-2) are returned unchanged."""
+    if stops is None or not stops["ci_target"].notna().any():
+        return layers
+    stops = stops.assign(ci_rel=pd.to_numeric(stops["ci_rel"], errors="coerce"))
+    index = pd.MultiIndex.from_frame(layers[UNIT].astype({"layer": object}))
+    missed = stops["ci_target"].notna() & (stops["stop"] == "max")
+    flags = [[] for _ in range(len(layers))]
+    for kind in ("power", "latency"):
+        mine = stops.loc[stops["kind"] == kind]
+        worst = mine.groupby(UNIT)["ci_rel"].max()
+        layers[kind + "_ci_rel"] = worst.reindex(index).to_numpy()
+        flagged = set(mine.loc[missed[mine.index], UNIT].itertuples(index=False, name=None))
+        for row, unit in enumerate(index):
+            if unit in flagged:
+                flags[row].append("ci_not_reached:" + kind)
+    layers["flags"] = [";".join(f for f in [old] + extra if f) for old, extra in zip(layers["flags"], flags)]
+    return layers
 
 
 def _chosen(keys, params):
@@ -352,7 +389,9 @@ def layer_table(summary, params=None):
     flags = [";".join(f for f in parts if f) for parts in zip(
         layers["flags"], key_flags.reindex(range(len(layers)), fill_value=""), settled)]
     table = pd.concat([layers[_FIRST], wide.reset_index(drop=True), pd.Series(flags, name="flags")], axis=1)
-    return table[_FIRST + columns[:first] + ["flags"] + columns[first:]]
+    adaptive = [c for c in ("power_ci_rel", "latency_ci_rel") if c in layers]  # adaptive data only: at the end
+    table = pd.concat([table, layers[adaptive]], axis=1)
+    return table[_FIRST + columns[:first] + ["flags"] + columns[first:] + adaptive]
 
 
 def provenance(frame, mode):

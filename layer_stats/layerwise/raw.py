@@ -9,6 +9,16 @@ every version up to it.  Format history:
   monitors' readings) and its ``idle`` adds ``power_n``.  A version-1 power line has no
   ``power_sampler``: its rails came from tegrastats lines, and it reads as ``tegrastats``
   (:func:`run_setting`).
+- 3: adaptive measurement (``--tgr_ci``, ``--lt_ci``).  Every line says how it stopped: ``stop``
+  (``ci``: the mean's 95% interval reached +-``ci_target``; ``max``: the maximum
+  (``--tgr_smpl_duration``, ``--lt_smpl_count``) came first; ``fixed``: a run without a target),
+  ``ci_rel`` (the achieved relative half-width of the mean over the span averaged, the worst rail
+  of a power line; null where it cannot be computed, and on ``fixed`` lines) and ``ci_target``
+  (the target, null on ``fixed`` lines).  An adaptive power line adds ``core_start`` (monotonic s):
+  its averaged samples are those stamped in ``(core_start, t_end]`` (no trailing boundary; the
+  loop ended at ``t_end`` when the target was reached); its ``boundary_s`` is the lead that never
+  counts (:data:`~layer_stats.measure.adaptive.AUTO_LEAD_S` with ``--tgr_smpl_boundary auto``,
+  whose ``core_start`` is then the MSER-5 point).  Lines before version 3 (and any line without ``stop``) read as ``fixed``.
 
 Latency line: ``format_version``, ``network``, ``image``, ``device`` (cpu/cuda),
 ``layer`` (int index, or ``"model"`` for the whole model timed the same way),
@@ -46,7 +56,7 @@ from ..fsutil import AtomicFile
 from ..stats import is_number
 
 __all__ = ["FORMAT_VERSION", "RawFileError", "write_lines", "read_lines", "line_problem",
-           "check_file", "run_setting", "rail_keys", "RUN_SETTINGS", "POWER_SAMPLERS"]
+           "check_file", "run_setting", "rail_keys", "RUN_SETTINGS", "POWER_SAMPLERS", "STOPS", "stop_of"]
 
 #: Keys whose value must be the same on every line a run adds to a dataset: a
 #: resumed run with other settings must not mix its lines with these
@@ -58,7 +68,9 @@ UNKNOWN = "unavailable"
 POWER_SAMPLERS = ("tegrastats", "ina")
 
 #: Format history: see the module doc.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: How a version-3 line stopped (``stop``).
+STOPS = ("ci", "max", "fixed")
 
 
 class RawFileError(errors.RawFileError):
@@ -84,7 +96,39 @@ def _is_text_list(value):
     return isinstance(value, list) and value and all(isinstance(v, str) for v in value)
 
 
+def _stop_problem(record):
+    """What is wrong with a line's ``stop``, ``ci_rel``, ``ci_target`` (version 3; absent before)."""
+    if "stop" not in record:  # before version 3, or a line written without a stop: fixed
+        return None
+    stop, rel, target = record.get("stop"), record.get("ci_rel"), record.get("ci_target")
+    if stop not in STOPS:
+        return "stop {!r} is not one of {}".format(stop, ", ".join(STOPS))
+    if rel is not None and not (is_number(rel) and rel >= 0):
+        return "ci_rel {!r} is not a relative half-width (a number >= 0, or null)".format(rel)
+    if (target is None) != (stop == "fixed") or (target is not None and not (is_number(target) and 0 < target < 1)):
+        return "ci_target {!r} does not fit stop {!r} (a number in (0, 1) unless fixed, null then)".format(target, stop)
+    return None
+
+
+def _core_problem(record):
+    """What is wrong with a power line's ``core_start`` (adaptive lines only)."""
+    if "core_start" not in record:
+        return None
+    core = record["core_start"]
+    if not is_number(core) or not record["t_start"] <= core <= record["t_end"]:
+        return "core_start {!r} is not a time within [t_start, t_end]".format(core)
+    return None
+
+
+def stop_of(record):
+    """How a line stopped: its ``stop``, or ``fixed`` for a line before version 3."""
+    return record.get("stop", "fixed")
+
+
 def _latency_problem(record):
+    problem = _stop_problem(record)
+    if problem:
+        return problem
     samples = record.get("samples_s")
     if not isinstance(samples, list) or not samples:
         return "samples_s is not a non-empty list"
@@ -180,7 +224,7 @@ def _power_problem(record):
         return "idle is not {..., values: {...}}"
     if record.get("power_sampler") == "ina" and idle is None:
         return "idle is missing"
-    return _sampler_problem(record)
+    return _stop_problem(record) or _core_problem(record) or _sampler_problem(record)
 
 
 def line_problem(record, kind=None):

@@ -22,8 +22,12 @@ def timer_resolution_s():
     return time.get_clock_info("perf_counter").resolution
 
 
-def time_runs(fn, arg, count, warmup=10, device="cpu"):
-    """``fn(arg)`` ``warmup`` times, then ``count`` timed runs; list of durations, s."""
+def time_runs(fn, arg, count, warmup=10, device="cpu", stop=None):
+    """``fn(arg)`` ``warmup`` times, then up to ``count`` timed runs; list of durations, s.
+
+    ``stop``: None (exactly ``count`` runs), or a callable given the durations so far after
+    each run (outside the timing) that returns True to end the runs early
+    (:class:`~layer_stats.measure.adaptive.LatencyStop`)."""
     import torch
 
     sync = synchronizer(device)
@@ -37,4 +41,6 @@ def time_runs(fn, arg, count, warmup=10, device="cpu"):
             fn(arg)
             sync()
             durations.append(time.perf_counter() - start)
+            if stop is not None and stop(durations):
+                break
     return durations

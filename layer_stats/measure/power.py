@@ -199,9 +199,15 @@ def feeds(recorder, reader, sampler=None):
     return out
 
 
-def run_for(fn, arg, seconds, device="cpu"):
+def run_for(fn, arg, seconds, device="cpu", stop=None, check_every_s=0.15):
     """Call ``fn(arg)`` until ``seconds`` have passed (at least once), synchronising
-    the device after each call.  Returns ``(t_start, t_end, iterations)``, monotonic s."""
+    the device after each call.  Returns ``(t_start, t_end, iterations)``, monotonic s.
+
+    ``stop``: None, or a watch (:class:`~layer_stats.measure.adaptive.PowerWatch`): its
+    ``start(t_start)`` is called when the loop starts, and the watch itself, with the time,
+    at the first iteration end at least ``check_every_s`` after the previous check; True
+    ends the loop, and ``t_end`` is then exactly the time it was given.  Between checks the
+    loop only reads the clock once per iteration."""
     import torch
 
     sync = synchronizer(device)
@@ -210,12 +216,20 @@ def run_for(fn, arg, seconds, device="cpu"):
         sync()
         t_start = monotonic()
         deadline = t_start + seconds
+        if stop is not None:
+            stop.start(t_start)
+        check = t_start + check_every_s if stop is not None else deadline
         while True:
             fn(arg)
             sync()
             iterations += 1
-            if monotonic() >= deadline:
+            now = monotonic()
+            if now >= deadline:
                 break
+            if now >= check:
+                if stop(now):
+                    return t_start, now, iterations
+                check = now + check_every_s
     return t_start, monotonic(), iterations
 
 

@@ -46,10 +46,17 @@ def _parser():
     lat = parser.add_argument_group("latency options")
     lat.add_argument("--eval_latency", action="store_true", help="time every layer")
     lat.add_argument("--lt_smpl_count", type=number(int, low=1, high=10 ** 6), default=100, help="timed runs per layer (default 100)")
+    lat.add_argument("--lt_ci", type=number(low=0, high=1, low_open=True, high_open=True), metavar="REL",
+                     help="end a layer's timed runs once the 95%% interval of the mean latency is within +-REL "
+                          "(e.g. 0.02; at least 10 runs, --lt_smpl_count at most; default: fixed count)")
     lat.add_argument("--lt_warmup", type=number(int, low=0, high=10 ** 6), default=10, help="untimed warm-up runs per layer (default 10)")
     tgr = add_tgr_args(parser, interval_ms=20, boundary_s=1.0)
     tgr.add_argument("--tgr_smpl_duration", type=positive(high=MAX_SECONDS), default=5.0,
                      help="measured seconds per layer, between the boundaries (default 5)")
+    tgr.add_argument("--tgr_ci", type=number(low=0, high=1, low_open=True, high_open=True), metavar="REL",
+                     help="end a layer's power window once the 95%% interval of each rail's mean is within +-REL "
+                          "(e.g. 0.02; after the front --tgr_smpl_boundary, at least 0.2 s of core, "
+                          "--tgr_smpl_duration at most; no trailing boundary; default: fixed window)")
     tgr.add_argument("--idle_duration", type=positive(high=MAX_SECONDS), default=2.0,
                      help="idle baseline before each network, s, after up to 1 s unmeasured (default 2)")
     tgr.add_argument("--settle_timeout", type=number(low=0, high=MAX_SECONDS), default=10.0,
@@ -89,10 +96,46 @@ def options_from_args(args):
         granularity=args.granularity, batch_size=args.batch_size, weights=args.weights,
         eval_latency=args.eval_latency or both, lt_smpl_count=args.lt_smpl_count, lt_warmup=args.lt_warmup,
         eval_tgr=args.eval_tgr or both, tgr_params=split_list(args.tgr_params), tgr_interval_ms=args.tgr_interval,
-        tgr_smpl_duration_s=args.tgr_smpl_duration, tgr_smpl_boundary_s=args.tgr_smpl_boundary,
+        tgr_smpl_duration_s=args.tgr_smpl_duration,
+        tgr_smpl_boundary_s=None if args.tgr_smpl_boundary == "auto" else args.tgr_smpl_boundary,
         idle_s=args.idle_duration, settle_timeout_s=args.settle_timeout, power_sampler=args.power_sampler,
-        power_rate_hz=args.power_rate, output_root=args.output_root,
+        power_rate_hz=args.power_rate, tgr_ci=args.tgr_ci, lt_ci=args.lt_ci, output_root=args.output_root,
         force_mode=args.force_mode, sys_root=args.sys_root, args=vars(args))
+
+
+def _device_time(opts, planned, args):
+    """The dry run's estimate of the device time of the files still to measure (power windows
+    and timed runs counted; idle baselines, settle waits and building left out), fixed and,
+    with ``--tgr_ci`` / ``--lt_ci``, adaptive (the model of layer_stats/measure/adaptive.py)."""
+    from layer_stats.measure.adaptive import expected_runs, expected_window_s
+    from layer_stats.models.layer_table import table_count
+
+    todo = [(kind, network) for _, kind, network, _, state in planned if state != "done"]
+    counts = {network: table_count(network, opts.granularity) for _, network in todo}
+    unknown = sorted(n for n, c in counts.items() if c is None)
+    power_layers = sum(counts[n] or 0 for kind, n in todo if kind == "power")
+    latency_layers = sum((counts[n] or 0) + 1 for kind, n in todo if kind == "latency")  # + the whole model
+    from layer_stats.measure.adaptive import AUTO_LEAD_S
+
+    boundary = AUTO_LEAD_S if opts.tgr_smpl_boundary_s is None else opts.tgr_smpl_boundary_s
+    fixed_s = opts.tgr_smpl_duration_s + 2 * boundary
+    lines = ["{} power layers, {} timed layers still to measure{}".format(
+        power_layers, latency_layers, " (no layer count for {}: left out)".format(", ".join(unknown)) if unknown else "")]
+    if power_layers:
+        line = "power windows: fixed {:.2f} h ({:g} s a layer)".format(power_layers * fixed_s / 3600.0, fixed_s)
+        if opts.tgr_ci:
+            interval_s = (1.0 / opts.power_rate_hz if opts.power_sampler != "tegrastats" and (args.simulate or
+                          opts.power_sampler == "ina") else opts.tgr_interval_ms / 1000.0)
+            window = expected_window_s(opts.tgr_ci, interval_s, boundary, opts.tgr_smpl_duration_s)
+            line += ", adaptive --tgr_ci {:g} ~{:.2f} h ({:.2f} s a layer at one sample per {:g} ms)".format(
+                opts.tgr_ci, power_layers * window / 3600.0, window, interval_s * 1000.0)
+        lines.append(line)
+    if latency_layers:
+        line = "timed runs a layer: fixed {}".format(opts.lt_smpl_count)
+        if opts.lt_ci:
+            line += ", adaptive --lt_ci {:g} ~{}".format(opts.lt_ci, expected_runs(opts.lt_ci, opts.lt_smpl_count))
+        lines.append(line)
+    return lines
 
 
 def main(argv):
@@ -119,8 +162,11 @@ def main(argv):
             check_log_file(args.log_file, _inputs(args, opts.images))
         # an explicit --power_sampler is what the power files will be measured with; auto is known once it starts
         sampler = args.power_sampler if args.power_sampler != "auto" and eval_tgr else None
-        for path, _, _, _, state in planned_files(opts, source.board if source else None, sampler):
+        planned = planned_files(opts, source.board if source else None, sampler)
+        for path, _, _, _, state in planned:
             sys.stdout.write("{}\t{}\n".format(state, path))
+        for line in _device_time(opts, planned, args):
+            sys.stdout.write("# {}\n".format(line))
         return 0
     log_file = args.log_file or os.path.join(layout.mode_dir(args.output_root, args.mode), "layerwise.log")
     check_log_file(log_file, _inputs(args, opts.images))
