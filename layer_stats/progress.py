@@ -7,10 +7,10 @@ from .clock import monotonic
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "duration_text"]
 
 
-def _duration(seconds):
+def duration_text(seconds):
     """``42 s``, ``7.5 min``, ``3.2 h``."""
     if seconds < 120:
         return "{:.0f} s".format(seconds)
@@ -62,9 +62,9 @@ class Progress(object):
         done = " of {} ({:.0%})".format(self.total, self.count / float(self.total)) if self.total else ""
         left = ""
         if self.total and 0 < self.count < self.total:
-            left = ", about {} left".format(_duration((self.total - self.count) * elapsed / self.count))
+            left = ", about {} left".format(duration_text((self.total - self.count) * elapsed / self.count))
         units = self.unit if self.count == 1 else self.unit + "s"
-        return "{}: {} {}{} in {} ({}{})".format(self.desc, self.count, units, done, _duration(elapsed),
+        return "{}: {} {}{} in {} ({}{})".format(self.desc, self.count, units, done, duration_text(elapsed),
                                                  self._rate(elapsed), left)
 
     def _rate(self, elapsed):

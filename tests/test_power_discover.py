@@ -1,4 +1,5 @@
 """Power monitors in sysfs: discovery, reading and the fake trees, on trees laid out as the real boards."""
+import collections
 import os
 import shutil
 import threading
@@ -178,7 +179,7 @@ def test_reader_racing_the_writer_sees_whole_values(tmp_path):
             writer.write({"VDD_SOC": 5.0})
             writer.write({"VDD_SOC": 100000.0})
 
-    seen = set()
+    seen = collections.Counter()
     with RailReader(select_rails(find_rails(str(tmp_path), "orin"), ["VDD_SOC"])) as reader, \
             TreeWriter(files) as writer:
         thread = threading.Thread(target=flip, args=(writer,))
@@ -186,11 +187,16 @@ def test_reader_racing_the_writer_sees_whole_values(tmp_path):
         try:
             end = time.time() + 0.5
             while time.time() < end:
-                seen.add(reader.read_raw())
+                seen[reader.read_raw()] += 1
         finally:
             stop.set()
             thread.join()
-    assert seen <= {(5000, 1), (5000, 20000)} and len(seen) == 2
+    whole = {(5000, 1), (5000, 20000)}
+    assert whole <= set(seen)
+    # a regular file's pread can still meet a pwrite mid-copy on another core (real sysfs makes each
+    # value at read time): on a loaded host, rarely; never the systematic cut of an unpadded rewrite
+    torn = sum(count for value, count in seen.items() if value not in whole)
+    assert torn <= max(1, sum(seen.values()) // 1000), seen
 
 
 def test_reader_opens_each_file_once(tmp_path):

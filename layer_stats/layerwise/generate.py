@@ -95,6 +95,7 @@ def _state(path, kind, opts, board, power_sampler):
     for key in ("board", "power_sampler"):
         if expect[key] is None:
             del expect[key]
+    expect["ci_target"] = opts.tgr_ci if kind == "power" else opts.lt_ci  # fixed and adaptive lines never pool
     state, why = check_file(path, kind, expect)
     if state == "mismatch":
         hint = ""

@@ -288,13 +288,17 @@ def summarise(frame):
 def _with_stops(layers, stops):
     """Adaptive data (some line has a ``ci_target``): ``power_ci_rel`` and ``latency_ci_rel``, the
     worst achieved relative half-width of a layer's lines (NaN where none could be computed), and
-    ``ci_not_reached:{kind}`` flags where a line with a target stopped at its maximum.  Data
+    ``ci_not_reached:{kind}`` flags where a line with a target stopped at its maximum or its
+    ``ci_rel`` (over the span it averages) is above the target, or unknown.  Data
     without a target (fixed runs, versions 1-2) are returned unchanged."""
     if stops is None or not stops["ci_target"].notna().any():
         return layers
     stops = stops.assign(ci_rel=pd.to_numeric(stops["ci_rel"], errors="coerce"))
     index = pd.MultiIndex.from_frame(layers[UNIT].astype({"layer": object}))
-    missed = stops["ci_target"].notna() & (stops["stop"] == "max")
+    target = pd.to_numeric(stops["ci_target"], errors="coerce")
+    # at the maximum, or a precision over the line's final span that is not the target (a check
+    # judged a shorter span, or too few samples for an interval)
+    missed = target.notna() & ((stops["stop"] == "max") | ~(stops["ci_rel"] <= target))
     flags = [[] for _ in range(len(layers))]
     for kind in ("power", "latency"):
         mine = stops.loc[stops["kind"] == kind]

@@ -289,7 +289,8 @@ def check_file(path, kind, expect=None):
     0..n-1 in order (a latency file then its ``"model"`` line); ``("mismatch", why)``
     when a line's value (:func:`run_setting`) differs from ``expect`` ({key: value}, e.g.
     granularity; a line without the key, or whose value is null or ``"unavailable"``, a
-    board a latency-only run could not tell, matches).
+    board a latency-only run could not tell, matches; but ``ci_target``, the adaptive
+    target, must be the same, null (a fixed window, every line before version 3) included).
     """
     try:
         records = read_lines(path, kind)
@@ -301,6 +302,14 @@ def check_file(path, kind, expect=None):
         return "corrupt", "{}: layers {} are not 0..n-1{}".format(
             path, layers[:6], " then model" if kind == "latency" else "")
     for key, value in (expect or {}).items():
+        if key == "ci_target":  # null is a setting here: a fixed window (every line before version 3)
+            seen = {r.get(key) for r in records}
+            if seen != {value}:
+                flag = "--tgr_ci" if kind == "power" else "--lt_ci"
+                return "mismatch", "{}: measured with {} {} where this run asks {}".format(
+                    path, flag, ", ".join(sorted("none" if v is None else "{:g}".format(v) for v in seen)),
+                    "none" if value is None else "{:g}".format(value))
+            continue
         seen = {run_setting(r, key) for r in records} - {UNKNOWN, None}
         if seen and seen != {value}:
             return "mismatch", "{}: {} {} where this run asks {!r}".format(

@@ -169,20 +169,26 @@ def cmd_sample(args):
 
 
 def cmd_simulate(args):
+    import shutil
+
     from .simulate import SysfsSimulator
 
     created = not os.path.exists(args.root)
-    simulator = SysfsSimulator(args.board, args.root, args.seed, args.gpu_load_file)
+    simulator = None
     try:
-        sys.stdout.write("ready {}\n".format(args.root))
-        sys.stdout.flush()
-        with stop_on_signals():
+        with stop_on_signals():  # from before the tree is laid out: a stop then still removes it
             try:
+                simulator = SysfsSimulator(args.board, args.root, args.seed, args.gpu_load_file)
+                sys.stdout.write("ready {}\n".format(args.root))
+                sys.stdout.flush()
                 simulator.run()
             except Interrupted:
                 pass
     finally:
-        simulator.close(remove=created)
+        if simulator is not None:
+            simulator.close(remove=created)
+        elif created:
+            shutil.rmtree(args.root, ignore_errors=True)
     return 0
 
 

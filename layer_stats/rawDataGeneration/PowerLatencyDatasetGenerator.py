@@ -109,6 +109,7 @@ def _device_time(opts, planned, args):
     with ``--tgr_ci`` / ``--lt_ci``, adaptive (the model of layer_stats/measure/adaptive.py)."""
     from layer_stats.measure.adaptive import expected_runs, expected_window_s
     from layer_stats.models.layer_table import table_count
+    from layer_stats.progress import duration_text
 
     todo = [(kind, network) for _, kind, network, _, state in planned if state != "done"]
     counts = {network: table_count(network, opts.granularity) for _, network in todo}
@@ -122,13 +123,13 @@ def _device_time(opts, planned, args):
     lines = ["{} power layers, {} timed layers still to measure{}".format(
         power_layers, latency_layers, " (no layer count for {}: left out)".format(", ".join(unknown)) if unknown else "")]
     if power_layers:
-        line = "power windows: fixed {:.2f} h ({:g} s a layer)".format(power_layers * fixed_s / 3600.0, fixed_s)
+        line = "power windows: fixed {} ({:g} s a layer)".format(duration_text(power_layers * fixed_s), fixed_s)
         if opts.tgr_ci:
             interval_s = (1.0 / opts.power_rate_hz if opts.power_sampler != "tegrastats" and (args.simulate or
                           opts.power_sampler == "ina") else opts.tgr_interval_ms / 1000.0)
             window = expected_window_s(opts.tgr_ci, interval_s, boundary, opts.tgr_smpl_duration_s)
-            line += ", adaptive --tgr_ci {:g} ~{:.2f} h ({:.2f} s a layer at one sample per {:g} ms)".format(
-                opts.tgr_ci, power_layers * window / 3600.0, window, interval_s * 1000.0)
+            line += ", adaptive --tgr_ci {:g} ~{} ({:.2f} s a layer at one sample per {:g} ms)".format(
+                opts.tgr_ci, duration_text(power_layers * window), window, interval_s * 1000.0)
         lines.append(line)
     if latency_layers:
         line = "timed runs a layer: fixed {}".format(opts.lt_smpl_count)
