@@ -23,7 +23,7 @@ from ..cli import (MAX_SECONDS, ArgumentParser, add_logging_args, check_new_file
                    name_list, number, positive, run, setup_logging)
 from ..errors import DnnStatsError, Interrupted
 from ..fsutil import chown_to_invoker, ensure_dir
-from ..lifecycle import stop_on_signals
+from ..lifecycle import install_handlers, restore_handlers, stop_on_signals, stopping_handler
 from ..tegrastats.boards import board_names
 from ..tegrastats.detect import resolve_board
 
@@ -170,25 +170,33 @@ def cmd_sample(args):
 
 def cmd_simulate(args):
     import shutil
+    import signal
 
     from .simulate import SysfsSimulator
 
     created = not os.path.exists(args.root)
     simulator = None
+    previous = install_handlers(stopping_handler())  # from before the tree is laid out: a stop then still removes it
     try:
-        with stop_on_signals():  # from before the tree is laid out: a stop then still removes it
-            try:
-                simulator = SysfsSimulator(args.board, args.root, args.seed, args.gpu_load_file)
-                sys.stdout.write("ready {}\n".format(args.root))
-                sys.stdout.flush()
-                simulator.run()
-            except Interrupted:
-                pass
+        try:
+            simulator = SysfsSimulator(args.board, args.root, args.seed, args.gpu_load_file)
+            sys.stdout.write("ready {}\n".format(args.root))
+            sys.stdout.flush()
+            simulator.run()
+        except Interrupted:
+            pass
     finally:
-        if simulator is not None:
-            simulator.close(remove=created)
-        elif created:
-            shutil.rmtree(args.root, ignore_errors=True)
+        # Stop signals stay ignored until the tree is gone: a parent killed outright sends its
+        # parent-death SIGTERM again as each of its threads ends, and one of those must not cut
+        # the removal short.
+        install_handlers(signal.SIG_IGN)
+        try:
+            if simulator is not None:
+                simulator.close(remove=created)
+            elif created:
+                shutil.rmtree(args.root, ignore_errors=True)
+        finally:
+            restore_handlers(previous)
     return 0
 
 
