@@ -2,7 +2,7 @@
 real model (squeezenet1_0, random weights) on the simulated Orin NX, and their post-processing.
 
 Checked: every line says how it stopped; a ``ci`` line reached its target over the span it
-records (``(core_start, t_end]``); a target no window can reach (0.0001) stops every line at its
+records (``(core_start, core_end]``, the span the rule judged); a target no window can reach (0.0001) stops every line at its
 maximum and flags every layer in LayerStats.csv; the fixed run's lines say ``fixed`` and carry no
 core span; bad targets are one-line errors.  Old raw files: tests/test_compat.py.
 """
@@ -42,8 +42,8 @@ def table(root):
 
 
 def core_values(line):
-    """The rail's values of the samples an adaptive line averages: ``(core_start, t_end]``."""
-    return [s["values"][KEY] for s in line["samples"] if line["core_start"] < s["t"] <= line["t_end"]]
+    """The rail's values of the samples an adaptive line averages: ``(core_start, core_end]``."""
+    return [s["values"][KEY] for s in line["samples"] if line["core_start"] < s["t"] <= line["core_end"]]
 
 
 def test_adaptive_lines_say_how_they_stopped_and_reach_their_target(tmp_path):
@@ -54,12 +54,15 @@ def test_adaptive_lines_say_how_they_stopped_and_reach_their_target(tmp_path):
     assert all(line["format_version"] == 3 for line in power + latency)
     for line in power:
         assert line["stop"] in ("ci", "max") and line["ci_target"] == 0.05
-        assert line["t_start"] + line["boundary_s"] <= line["core_start"] < line["t_end"]
+        assert line["t_start"] + line["boundary_s"] <= line["core_start"] < line["core_end"] <= line["t_end"]
         assert line["t_end"] - line["core_start"] <= 1.5 + 0.5  # the maximum, plus one layer call
-        if line["stop"] == "ci":
+        if line["stop"] == "max":
+            assert line["core_end"] == line["t_end"]
+        else:
             assert line["ci_rel"] is not None and line["ci_rel"] <= line["ci_target"]
             assert len(core_values(line)) >= 30  # the rule's 10 batches of 3 samples at least
-            assert line["t_end"] - line["core_start"] >= 0.2  # the minimum core
+            assert line["core_end"] - line["core_start"] >= 0.2  # the minimum core
+            assert line["t_end"] - line["core_end"] <= 0.15 + 0.5  # judged at a check; the loop ended there
     assert any(line["stop"] == "ci" for line in power), [line["ci_rel"] for line in power]
     for line in latency:
         assert line["stop"] in ("ci", "max") and line["ci_target"] == 0.05
@@ -145,12 +148,12 @@ def test_auto_boundary_finds_the_ramp_in_the_readings(tmp_path):
         lead = line["core_start"] - line["t_start"]
         # MSER cuts at most a quarter of what the rule judged (the window so far at its last check)
         assert AUTO_LEAD_S - 1e-6 <= lead <= 0.5 * (line["t_end"] - line["t_start"]) + AUTO_LEAD_S
-        core = [r["values"][KEY] for r in line["power_samples"] if line["core_start"] < r["t"] <= line["t_end"]]
+        core = [r["values"][KEY] for r in line["power_samples"] if line["core_start"] < r["t"] <= line["core_end"]]
         assert len(core) >= 30
-    # the rule judged the readings that had arrived at its check (the sampler flushes every 20 ms); the
-    # line's ci_rel is over the span it records, and post-processing flags a layer where that misses
+    # the line records the span the rule judged (readings that arrived after its check are left out),
+    # so every line that stopped on the target is within it
     stopped = [line for line in power if line["stop"] == "ci"]
-    assert stopped and sum(line["ci_rel"] is not None and line["ci_rel"] <= 0.05 for line in stopped) >= 0.8 * len(stopped)
+    assert stopped and all(line["ci_rel"] is not None and line["ci_rel"] <= 0.05 for line in stopped)
     # the seed's fixed 1 s boundary would have made every window at least 1 s long
     assert sum(line["t_end"] - line["t_start"] for line in power) < 0.8 * len(power)
 
@@ -186,3 +189,51 @@ def test_fixed_and_adaptive_lines_never_pool_and_a_missed_target_is_flagged(tmp_
         handle.write("".join(json.dumps(r) + "\n" for r in records))
     rows = table(adaptive)
     assert "ci_not_reached:latency" in rows[0]["flags"] and float(rows[0]["latency_ci_rel"]) == 0.9
+
+
+class _ArrivingFeed(object):
+    """A feed whose samples (one per ``every_s``) arrive ``delay_s`` after their stamp."""
+
+    def __init__(self, name, key, every_s, delay_s, values):
+        self.name, self.key, self.every_s, self.delay_s, self.values = name, key, every_s, delay_s, values
+        self.now = 0.0
+
+    def keys(self):
+        return [self.key]
+
+    def recent(self, t_from, t_to):
+        out = []
+        for i, value in enumerate(self.values):
+            t = round((i + 1) * self.every_s, 9)
+            if t_from < t <= t_to and t + self.delay_s <= self.now:
+                out.append({"t": t, "values": {self.key: value}})
+        return out
+
+
+def test_the_watch_judges_only_what_every_feed_has_reached_and_says_where_that_ends():
+    """Two feeds arriving late by different amounts: the watch's span ``(core_start, core_end]`` holds
+    exactly the samples it judged, and a sample that arrives after a check is judged at the next one."""
+    import random
+
+    from layer_stats.measure.adaptive import PowerWatch
+
+    rng = random.Random(3)
+    fast = _ArrivingFeed("ina", "A_mW", 0.002, 0.02, [1000 + rng.gauss(0, 5) for _ in range(2000)])
+    slow = _ArrivingFeed("tegrastats", "B_mW", 0.02, 0.05, [500 + rng.gauss(0, 5) for _ in range(200)])
+    watch = PowerWatch([fast, slow], 0.003, 0.1, 3.0)
+    watch.start(0.0)
+    now = 0.0
+    while now < 3.0:
+        now = round(now + 0.15, 9)
+        fast.now = slow.now = now
+        stopped = watch(now)
+        # the slow feed's newest arrival (50 ms late); the fast one is ahead of it
+        assert watch.core_end == max([0.1] + [t["t"] for t in slow.recent(0.0, now)])  # from the lead's end
+        for feed, key in ((fast, "A_mW"), (slow, "B_mW")):
+            judged = [v for i, v in enumerate(feed.values) if 0.1 < (i + 1) * feed.every_s <= watch.core_end + 1e-9]
+            assert watch._values[key] == pytest.approx(judged)
+        if stopped:
+            break
+    assert stopped and watch.stop == "ci"
+    both = {"A_mW": watch._values["A_mW"], "B_mW": watch._values["B_mW"]}
+    assert watch.final_rel(both) == pytest.approx(watch.rel, abs=1e-6) and watch.rel <= 0.003

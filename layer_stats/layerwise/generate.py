@@ -276,21 +276,23 @@ def _watch(measurer):
 
 
 def _stop_fields(watch, line):
-    """A power line's ``stop``, ``ci_rel``, ``ci_target`` and (adaptive) ``core_start``; an adaptive
-    line's sample ``boundary`` flags are set from its core ``(core_start, t_end]``."""
+    """A power line's ``stop``, ``ci_rel``, ``ci_target`` and (adaptive) ``core_start`` and ``core_end``
+    (the span the watch judged when it stopped on ``ci``, else up to ``t_end``); an adaptive line's
+    sample ``boundary`` flags are set from its core ``(core_start, core_end]``."""
     from ..layerwise.raw import rail_keys
 
     if watch is None:
         return dict(stop="fixed", ci_rel=None, ci_target=None)
-    core_start, t_end = round(watch.core_start, 6), line["t_end"]
+    core_start = round(watch.core_start, 6)
+    core_end = round(watch.core_end, 6) if watch.stop == "ci" else line["t_end"]
     values = {}
     for key in rail_keys(line):
         source = line["power_samples"] if line.get("power_sampler") == "ina" else line["samples"]
-        values[key] = [s["values"].get(key) for s in source if core_start < s["t"] <= t_end]
+        values[key] = [s["values"].get(key) for s in source if core_start < s["t"] <= core_end]
     for sample in line["samples"]:
-        sample["boundary"] = not core_start < sample["t"] <= t_end
+        sample["boundary"] = not core_start < sample["t"] <= core_end
     return dict(boundary_s=watch.lead_s, stop=watch.stop, ci_rel=watch.final_rel(values), ci_target=watch.target_rel,
-                core_start=core_start)
+                core_start=core_start, core_end=core_end)
 
 
 def _prepare(opts, network):

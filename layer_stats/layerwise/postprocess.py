@@ -140,10 +140,11 @@ def _feeds(record):
 
 
 def _in_line_core(t, record):
-    """True when a sample stamped ``t`` is averaged: in ``(core_start, t_end]`` for an adaptive
-    (version-3) line that names its core, else in the fixed window's core (:func:`in_core`)."""
+    """True when a sample stamped ``t`` is averaged: in ``(core_start, core_end]`` for an adaptive
+    (version-3) line that names its core (``core_end`` defaults to ``t_end``), else in the fixed
+    window's core (:func:`in_core`)."""
     if "core_start" in record:
-        return record["core_start"] < t <= record["t_end"]
+        return record["core_start"] < t <= record.get("core_end", record["t_end"])
     return in_core(t, record["t_start"], record["t_end"], record["boundary_s"])
 
 

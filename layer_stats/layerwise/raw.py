@@ -14,9 +14,11 @@ every version up to it.  Format history:
   (``--tgr_smpl_duration``, ``--lt_smpl_count``) came first; ``fixed``: a run without a target),
   ``ci_rel`` (the achieved relative half-width of the mean over the span averaged, the worst rail
   of a power line; null where it cannot be computed, and on ``fixed`` lines) and ``ci_target``
-  (the target, null on ``fixed`` lines).  An adaptive power line adds ``core_start`` (monotonic s):
-  its averaged samples are those stamped in ``(core_start, t_end]`` (no trailing boundary; the
-  loop ended at ``t_end`` when the target was reached); its ``boundary_s`` is the lead that never
+  (the target, null on ``fixed`` lines).  An adaptive power line adds ``core_start`` and
+  ``core_end`` (monotonic s): its averaged samples are those stamped in ``(core_start, core_end]``
+  (no trailing boundary; ``core_end`` is the newest stamp the stopping rule had judged when it
+  stopped, at most ``t_end``, where the loop ended; ``t_end`` itself on a ``max`` line; a line
+  without ``core_end`` averages up to ``t_end``); its ``boundary_s`` is the lead that never
   counts (:data:`~layer_stats.measure.adaptive.AUTO_LEAD_S` with ``--tgr_smpl_boundary auto``,
   whose ``core_start`` is then the MSER-5 point).  Lines before version 3 (and any line without ``stop``) read as ``fixed``.
 
@@ -111,12 +113,14 @@ def _stop_problem(record):
 
 
 def _core_problem(record):
-    """What is wrong with a power line's ``core_start`` (adaptive lines only)."""
+    """What is wrong with a power line's ``core_start`` / ``core_end`` (adaptive lines only)."""
     if "core_start" not in record:
         return None
-    core = record["core_start"]
+    core, end = record["core_start"], record.get("core_end", record["t_end"])
     if not is_number(core) or not record["t_start"] <= core <= record["t_end"]:
         return "core_start {!r} is not a time within [t_start, t_end]".format(core)
+    if not is_number(end) or not core <= end <= record["t_end"]:
+        return "core_end {!r} is not a time within [core_start, t_end]".format(end)
     return None
 
 

@@ -4,7 +4,9 @@ stopping rule of :mod:`.precision` is applied, for power windows and for timed r
 Power (:class:`PowerWatch`): :func:`~layer_stats.measure.power.run_for` calls the watch every
 :data:`CHECK_EVERY_S` (never inside the layer's loop body); each call reads only the samples
 that arrived since the previous call (tegrastats lines are parsed once, power-monitor
-readings once) and appends the rails' values.  The window ends when, for every chosen rail
+readings once) and appends the rails' values of those stamped up to the newest time every
+feed has reached (:attr:`PowerWatch.core_end`; later ones wait for the next call), so the
+span a line averages, ``(core_start, core_end]``, is exactly the span the rule judged.  The window ends when, for every chosen rail
 (``*_mW`` key), the 95% interval of the mean of the samples after the core start is within
 +-``target_rel`` of it, with at least :data:`MIN_CORE_S` of core and the rule's minimum
 samples and batches.  The core starts ``boundary_s`` after the loop starts (a fixed
@@ -86,8 +88,9 @@ class PowerWatch(object):
     ``boundary_s``: seconds after the loop start that never count (``None``: ``auto``, the
     MSER-5 point after :data:`AUTO_LEAD_S`); ``max_core_s``: the core's maximum, s.
     Call :meth:`start` with the loop start, then the watch with the time (monotonic s);
-    after the loop, :attr:`stop` (``ci`` or ``max``), :attr:`core_start` (monotonic s:
-    averaged samples are those stamped in ``(core_start, t_end]``) and :meth:`final_rel`.
+    after the loop, :attr:`stop` (``ci`` or ``max``), :attr:`core_start` and :attr:`core_end`
+    (monotonic s: the samples judged are those stamped in ``(core_start, core_end]``; a window
+    that ran to its maximum averages up to its end instead) and :meth:`final_rel`.
     """
 
     def __init__(self, feeds, target_rel, boundary_s, max_core_s):
@@ -100,8 +103,9 @@ class PowerWatch(object):
         self._rule = StoppingRule(target_rel, min_duration_s=MIN_CORE_S)
         self._feeds = [(feed, [k for k in feed.keys() if k.endswith("_mW")]) for feed in feeds]
         self._feeds = [(feed, keys) for feed, keys in self._feeds if keys]
-        self.t_start = self.core_start = None
+        self.t_start = self.core_start = self.core_end = None
         self.stop, self.rel = "max", None
+        self._pending = {}
         self._seen = {}
         self._values = {}
         self._times = {}
@@ -109,35 +113,47 @@ class PowerWatch(object):
     def start(self, t_start):
         """The loop started at ``t_start`` (monotonic s)."""
         self.t_start = t_start
-        self.core_start = self._lead_end = t_start + self.lead_s
+        self.core_start = self.core_end = self._lead_end = t_start + self.lead_s
         for feed, keys in self._feeds:
             self._seen[feed.name] = self._lead_end
+            self._pending[feed.name] = []
             for key in keys:
                 self._values[key], self._times[key] = [], []
 
     def _pull(self, now):
-        """Append the values stamped in ``(last seen, now]`` of every feed (new samples only)."""
+        """Append the values of the samples stamped in ``(core_end, cutoff]``, ``cutoff`` the newest
+        stamp every feed has reached by ``now`` (samples of a feed arrive in stamp order); the
+        later ones stay pending.  :attr:`core_end` becomes ``cutoff``."""
+        newest = []
+        for feed, _ in self._feeds:
+            pending = self._pending[feed.name]
+            last = pending[-1]["t"] if pending else self._seen[feed.name]
+            if now > last:
+                pending.extend(sample for sample in feed.recent(last, now) if sample["t"] > last)
+            newest.append(pending[-1]["t"] if pending else self._seen[feed.name])
+        cutoff = min(newest) if newest else self.core_end
         for feed, keys in self._feeds:
-            last = self._seen[feed.name]
-            if now <= last:
-                continue
-            for sample in feed.recent(last, now):
-                t = sample["t"]
-                if t <= last:
-                    continue
-                self._seen[feed.name] = t
+            pending = self._pending[feed.name]
+            taken = 0
+            while taken < len(pending) and pending[taken]["t"] <= cutoff:
+                sample = pending[taken]
+                taken += 1
                 for key in keys:
                     value = sample["values"].get(key)
                     if is_number(value):
                         self._values[key].append(float(value))
-                        self._times[key].append(t)
+                        self._times[key].append(sample["t"])
+            if taken:
+                self._seen[feed.name] = pending[taken - 1]["t"]
+                del pending[:taken]
+        self.core_end = max(self.core_end, cutoff)
 
     def __call__(self, now):
         """True when every rail's mean is known to the target (the loop then stops at ``now``)."""
         self._pull(now)
         if not self._feeds:
             return False
-        duration = now - self._lead_end
+        duration = self.core_end - self._lead_end
         worst, done, start = 0.0, True, self._lead_end
         for key, values in self._values.items():
             if not self._rule.done(values, duration, steady=self.steady):

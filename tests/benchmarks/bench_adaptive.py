@@ -50,7 +50,7 @@ def _lines(root, kind):
 def _core_mean(line):
     feed = line["power_samples"] if line.get("power_sampler") == "ina" else line["samples"]
     if "core_start" in line:
-        lo, hi = line["core_start"], line["t_end"]
+        lo, hi = line["core_start"], line.get("core_end", line["t_end"])
     else:
         lo, hi = line["t_start"] + line["boundary_s"], line["t_end"] - line["boundary_s"]
     values = [v for s in feed if lo < s["t"] <= hi for k, v in s["values"].items() if k.endswith(KEYS_MW)]
