@@ -1,6 +1,9 @@
 """Adaptive vs fixed layer-wise measurement on the simulator (issue 11's "done when").
 
-``python3 -m tests.benchmarks.bench_adaptive [--board orin] [--models resnet18 | all-available] [--quick]``
+``python3 -m tests.benchmarks.bench_adaptive [--board orin] [--models resnet18 | all-available] [--quick]
+[--samplers tegrastats,ina,ina-auto] [--baseline DIR]``
+
+The simulated power follows this host's real CPU load: run it with nothing else busy.
 
 Runs the layer-wise generator on ``--simulate BOARD``, CPU, one image: the fixed run (the
 seed's defaults: 1 s + 5 s + 1 s windows, 100 timed runs; ``--quick``/``all-available``: a short
@@ -10,7 +13,7 @@ lines of the power window (``t_end - t_start``), the settle wait after it and th
 (s; the idle baselines and the model building are the same for both and left out); the wall time
 of the generator is printed too.  Prints the ratio to the fixed run, per layer the relative
 difference of the adaptive mean power from the fixed one, how each line stopped, and the
-quantiles of the achieved ``ci_rel``.
+quantiles of the achieved ``ci_rel`` (power lines, then latency lines).
 """
 import argparse
 import collections
@@ -63,8 +66,9 @@ def _summary(root):
     stops = collections.Counter("power:" + l["stop"] for l in power)
     stops.update("latency:" + l["stop"] for l in latency)
     rels = sorted(l["ci_rel"] for l in power if l["ci_rel"] is not None)
+    lat_rels = sorted(l["ci_rel"] for l in latency if l.get("ci_rel") is not None)
     means = {(l["network"], l["layer"]): _core_mean(l) for l in power}
-    return device_s, stops, rels, means
+    return device_s, stops, (rels, lat_rels), means
 
 
 def _quantiles(values):
@@ -81,21 +85,24 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="a short fixed window (0.1 + 1 + 0.1 s, 30 runs)")
     parser.add_argument("--samplers", default="tegrastats,ina,ina-auto",
                         help="adaptive runs: a power sampler each, -auto for --tgr_smpl_boundary auto")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="the fixed run's --output_root from an earlier run of this benchmark with the same "
+                             "models and --quick (its raw data are read, not measured again)")
     args = parser.parse_args(argv)
     if args.models == "all-available":
         with open(os.path.join(ROOT, "AvailableModel.txt")) as handle:
-            models = [m.strip() for m in handle if m.strip() and not m.startswith("#")]
+            models = [m.strip() for line in handle if not line.startswith("#") for m in line.split(",") if m.strip()]
         args.quick = True
     else:
         models = args.models.split(",")
     short = ["--tgr_smpl_boundry", "0.1", "--tgr_smpl_duration", "1", "--lt_smpl_count", "30"] if args.quick else []
     work = tempfile.mkdtemp(prefix="bench_adaptive-")
-    runs = [("fixed tegrastats", ["--power_sampler", "tegrastats"] + short)]
+    runs = [] if args.baseline else [("fixed tegrastats", ["--power_sampler", "tegrastats"] + short)]
     for sampler in args.samplers.split(","):
         name, auto = sampler.split("-")[0], sampler.endswith("-auto")
         runs.append(("ci 0.02 " + sampler, ["--power_sampler", name, "--tgr_ci", "0.02", "--lt_ci", "0.02"] + short +
                      (["--tgr_smpl_boundary", "auto"] if auto else [])))
-    results = []
+    results = [("fixed tegrastats", float("nan")) + _summary(args.baseline)] if args.baseline else []
     for name, extra in runs:
         root = os.path.join(work, name.replace(" ", "_"))
         wall = _run(root, args.board, models, extra)
@@ -108,7 +115,8 @@ def main(argv=None):
         within = sum(1 for d in agree if d <= 0.05)
         print("{:18s} device {:7.1f} s (x{:.3f})  wall {:7.1f} s  power within 5% of fixed: {}/{}  stops {}".format(
             name, device_s, device_s / base_s, wall, within, len(agree), dict(sorted(stops.items()))))
-        print("{:18s} power ci_rel {}".format("", _quantiles(rels)))
+        print("{:18s} power ci_rel {}".format("", _quantiles(rels[0])))
+        print("{:18s} latency ci_rel {}".format("", _quantiles(rels[1])))
         if len(agree) <= 30 and name != results[0][0]:
             print("{:18s} per layer |diff|: {}".format("", " ".join("{:.3f}".format(d) for d in agree)))
     print("raw data kept under {}".format(work))
