@@ -1,5 +1,9 @@
 """Model information per stage: parameters, MACs and FLOPs, and the count of leaf operations.
 
+Per layer (:func:`layer_infos`, what the network cache sums into every stage) the figures are
+the layer-wise features' (:func:`layer_stats.models.features.layer_features`): one function
+counts both products, so a layer's ModelInfo here and its row of ``LayerStats.csv`` agree.
+
 The figures come from :mod:`layer_stats.models.complexity`, which counts the torch
 functions a forward pass calls with fixed rules, so a TX2 (torch 1.10) and an Orin
 (torch 2.x) record the same figures for the same stage; they reproduce the seed's
@@ -15,7 +19,7 @@ from layer_stats.errors import DnnStatsError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["human", "stage_info", "flops_backend"]
+__all__ = ["human", "stage_info", "layer_infos", "flops_backend"]
 
 #: What ``flops_are`` says in every record.
 FLOPS_ARE = "2 x MACs + bias, normalisation, activation, pooling and softmax (DeepSpeed profiler rules)"
@@ -35,6 +39,27 @@ def flops_backend():
     return METHOD
 
 
+def _record(params, macs, flops, leaf_ops=None):
+    """A ModelInfo dict (its keys in order); ``functionalLayerCount`` only where ``leaf_ops`` is counted."""
+    from layer_stats.models.complexity import METHOD
+
+    info = {"params": params, "macs": macs, "flops": flops, "flops_are": FLOPS_ARE, "backend": METHOD}
+    if leaf_ops is not None:
+        info["functionalLayerCount"] = leaf_ops
+    return info
+
+
+def layer_infos(chain, example, func_layer_count):
+    """ModelInfo per layer of ``chain`` (a block :class:`~layer_stats.models.split.LayerChain`, on
+    the CPU) for ``example`` (the model's input, 1 x 3 x 224 x 224): ``params``, ``macs``,
+    ``flops``, ``flops_are``, ``backend`` and, with ``func_layer_count``, ``functionalLayerCount``
+    (the layer's leaf operations), from :func:`layer_stats.models.features.layer_features`."""
+    from layer_stats.models.features import layer_features
+
+    features = layer_features(chain, example, leaf_ops=func_layer_count)
+    return [_record(f["params"], f["macs"], f["flops"], f["leaf_ops"]) for f in features]
+
+
 def stage_info(module, example, backend=None, layers=()):
     """Figures for ``module`` (a stage) run on ``example`` (its input tensor, batch 1).
 
@@ -50,5 +75,4 @@ def stage_info(module, example, backend=None, layers=()):
         raise DnnStatsError("cannot count with {!r}: this version counts with {!r} only (pass backend=None)".format(
             backend, METHOD))
     counted = count_complexity(module, example)
-    return {"params": counted.params, "macs": counted.macs, "flops": counted.flops, "flops_are": FLOPS_ARE,
-            "backend": METHOD, "functionalLayerCount": sum(leaf_operations(layer) for layer in layers)}
+    return _record(counted.params, counted.macs, counted.flops, sum(leaf_operations(layer) for layer in layers))

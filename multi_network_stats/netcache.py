@@ -43,7 +43,7 @@ DEFAULT_SHARE = 1.0 / 8
 FALLBACK_BUDGET = 512 * 2 ** 20
 
 #: ``name``; ``chain``: :class:`~layer_stats.models.split.LayerChain` (block);
-#: ``layer_info``: per layer, the ModelInfo dict of :func:`.modelinfo.stage_info`;
+#: ``layer_info``: per layer, the ModelInfo dict of :func:`.modelinfo.layer_infos`;
 #: ``nbytes``: parameter and buffer bytes (each tensor once).
 CachedNetwork = collections.namedtuple("CachedNetwork", "name chain layer_info nbytes")
 
@@ -157,21 +157,12 @@ class NetworkCache(object):
         return net
 
     def _layer_info(self, chain):
-        """ModelInfo per layer, counted on the CPU (before any layer moves to another device)."""
-        import torch
-
-        from layer_stats.models.split import chain_inputs
-        from .modelinfo import flops_backend, stage_info
+        """ModelInfo per layer (:func:`.modelinfo.layer_infos`: the layer-wise features' figures),
+        counted on the CPU, before any layer moves to another device."""
+        from .modelinfo import flops_backend, layer_infos
 
         self.backend = self.backend or flops_backend()
-        inputs, _ = chain_inputs(chain.layers, self.example)
-        infos = []
-        for layer, x in zip(chain.layers, inputs):
-            info = stage_info(torch.nn.Sequential(layer), x, self.backend, [layer] if self.func_layer_count else ())
-            if not self.func_layer_count:
-                info.pop("functionalLayerCount", None)
-            infos.append(info)
-        return infos
+        return layer_infos(chain, self.example, self.func_layer_count)
 
 
 def _empty_cuda_cache():

@@ -7,11 +7,13 @@ Reads ``<input_file_root>/Mode{m}/*_Map*_class*.json``; writes
 ``{Device}/Mode{m}.provenance.json`` (telemetry source: says SIMULATED where it
 is).  Without mode options every mode found is processed.  Needs no torch; a
 file that is corrupt or holds a value of the wrong kind is named, with what is
-wrong, and skipped.
+wrong, and skipped.  Says on stdout where the outputs went and the command that draws
+the figures (``python3 -m layer_stats.report``).
 """
 import collections
 import logging
 import os
+import shlex
 import sys
 
 if __name__ == "__main__" and not __package__:  # run by path, as the seed does: use this checkout
@@ -54,6 +56,23 @@ def _wanted(args, found):
     return list(collections.OrderedDict.fromkeys(chosen))
 
 
+def _report_command(input_root):
+    """The report command for raw data in ``input_root`` (the generator's ``<output_root>/Multinet``)."""
+    root = os.path.dirname(os.path.normpath(input_root)) or "."
+    command = "python3 -m layer_stats.report --input_root {}".format(shlex.quote(root))
+    if os.path.basename(os.path.normpath(input_root)) != "Multinet":
+        command += " --multinet_root {}".format(shlex.quote(input_root))
+    return command + " --out {}".format(shlex.quote(os.path.join(root, "report")))
+
+
+def _say_where(written, input_root):
+    """Print (stdout) where each device and mode went, and how to draw the figures."""
+    for target, count in written:
+        sys.stdout.write("wrote {0}.csv, {0}.provenance.json and {1} sample file(s) in {0}{2}\n".format(
+            target, count, os.sep))
+    sys.stdout.write("make the report: {}\n".format(_report_command(input_root)))
+
+
 def main(argv):
     args = _parser().parse_args(argv)
     from multi_network_stats.postprocess import (  # pandas: imported inside, so a missing one is one line
@@ -76,8 +95,9 @@ def main(argv):
     if groups:
         check_writable(out_root, "--output_file_root")
     frame = stage_frame(samples)
+    written = []
     for target, group in groups.items():
-        write_group(target, group, frame)
+        written.append((target, write_group(target, group, frame)))
         logger.info("%d samples -> %s", len(group), target)
     problems = list(collections.OrderedDict.fromkeys(problems))  # a folder read for two devices
     for problem in problems:
@@ -88,6 +108,7 @@ def main(argv):
         raise DnnStatsError("no samples processed under {}: check the mode options, and that --input_file_root "
                             "is the folder holding the Mode{{m}} folders (the generator's <output_root>/Multinet)"
                             .format(args.input_file_root))
+    _say_where(written, args.input_file_root)
     return 0
 
 

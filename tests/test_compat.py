@@ -8,7 +8,9 @@ pandas has replaced since.  Every file must hold the same text: same keys, rows,
 order, same labels, and the same numbers to 12 significant digits (float64 sums and the
 standard deviation may differ in their last bit: ``statistics.stdev`` computes exactly, and
 differently on Python 3.6 and 3.11; pandas sums in float64, compensated from pandas 1.3 on).
-Both post-processing scripts run without torch.
+Both post-processing scripts run without torch.  The layer-wise outputs are compared as they were
+before format version 2 (:func:`_as_recorded`: that version added the feature columns, empty for
+this raw data, which has no features files, and the provenance's ``format_version``).
 """
 import csv
 import io
@@ -75,11 +77,36 @@ def _raw_copy(tmp_path):
     return raw
 
 
+#: The columns processed outputs of format_version 2 add to LayerStats.csv (empty here: the raw data
+#: were made before features files).
+FEATURE_COLUMNS = ["types", "input_shape", "output_shape", "params", "macs", "flops", "leaf_ops"]
+
+
+def _as_recorded(out):
+    """Version-2 outputs in ``out`` rewritten as the recorded (unversioned) ones: the provenance's
+    ``format_version`` (2) and the CSV's feature columns (right after ``name``, empty) taken out."""
+    path = os.path.join(out, "Mode0.provenance.json")
+    with io.open(path, encoding="utf-8") as handle:
+        provenance = json.load(handle)
+    assert provenance.pop("format_version") == 2
+    with io.open(path, "w", encoding="utf-8") as handle:
+        json.dump(provenance, handle)
+    path = os.path.join(out, "LayerStats.csv")
+    with io.open(path, encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    at = rows[0].index("name") + 1
+    assert rows[0][at:at + len(FEATURE_COLUMNS)] == FEATURE_COLUMNS
+    assert all(cell == "" for row in rows[1:] for cell in row[at:at + len(FEATURE_COLUMNS)])
+    with io.open(path, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(row[:at] + row[at + len(FEATURE_COLUMNS):] for row in rows)
+
+
 def test_layerwise_outputs_match_the_recorded_ones(tmp_path):
     raw = _raw_copy(tmp_path)
     out = str(tmp_path / "processed")
     result = run_script(LAYER_SCRIPT, "--input_root", raw, "--output_root", out)
     assert result.returncode == 0, result.stderr
+    _as_recorded(out)
     _same_tree(os.path.join(COMPAT, "expected_layerwise"), out)
 
 

@@ -17,7 +17,7 @@ import sysconfig
 import pytest
 
 from conftest import FAKE_BIN, ROOT
-from test_compat import COMPAT, _same_tree
+from test_compat import COMPAT, _as_recorded, _same_tree
 
 pytestmark = pytest.mark.slow
 
@@ -29,6 +29,8 @@ COMMANDS = {
     "dnn-stats-multinet-process": "--input_file_root",
     "dnn-stats-tegrastats": "record",
     "dnn-stats-models": "check",
+    "dnn-stats-power": "rails",
+    "dnn-stats-report": "--input_root",
 }
 #: What the copy of the checkout leaves out: only the project's own files are built.
 NOT_COPIED = (".git", ".venv*", "Dataset", "build", "dist", "*.egg-info", "__pycache__", "tests", ".ci")
@@ -134,6 +136,7 @@ def test_post_processing_commands_give_the_recorded_outputs(installed, tmp_path)
     shutil.copytree(os.path.join(COMPAT, "raw"), raw)
     done = command(installed, "dnn-stats-layerwise-process", "--input_root", raw, "--output_root", tmp_path / "lw")
     assert done.returncode == 0, done.stderr[-2000:]
+    _as_recorded(str(tmp_path / "lw"))  # the feature columns and format_version of processed format 2 taken out
     _same_tree(os.path.join(COMPAT, "expected_layerwise"), str(tmp_path / "lw"))
     done = command(installed, "dnn-stats-multinet-process", "--input_file_root", os.path.join(raw, "Multinet"),
                    "--output_file_root", tmp_path / "mn")

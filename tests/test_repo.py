@@ -106,7 +106,8 @@ def test_console_scripts_are_the_scripts_console_functions_and_readme_names_them
         assert function == "console" and callable(getattr(importlib.import_module(module), "console")), target
         targets.add(module)
     assert {path[:-3].replace("/", ".") for path in SEED_SCRIPTS} | {
-        "layer_stats.tegrastats.__main__", "layer_stats.power.__main__", "layer_stats.models.__main__"} == targets
+        "layer_stats.tegrastats.__main__", "layer_stats.power.__main__", "layer_stats.models.__main__",
+        "layer_stats.report.__main__"} == targets
 
 
 def test_readme_layout_lists_every_module_and_nothing_else():

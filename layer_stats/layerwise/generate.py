@@ -12,8 +12,11 @@ per layer, written as raw files under ``<output_root>/LayerStats/Mode{m}/``.
    board's power monitors where readable, else tegrastats lines);
 4. check the files already there (the power sampler is known only now), then write
    ``run-<UTC start>.json`` (status ``running``) and ``Mode{m}.conf``;
-5. per network: build, split, move to the device; per image: preprocess
-   once, compute every layer's input once, then latency and power files;
+5. per network: build, split, write its layers' features (``features.py``: on the
+   CPU, once per network, granularity and batch size; a rerun that finds every raw
+   file done but not the features file builds the network for that alone), move to
+   the device; per image: preprocess once, compute every layer's input once, then
+   latency and power files;
 6. the session rewrites the run file with the end time, status and the clocks seen.
 
 Files appear atomically, so rerunning the same command resumes: a raw file
@@ -28,6 +31,7 @@ import logging
 import os
 
 from . import layout
+from .features import ensure_features
 from .raw import FORMAT_VERSION, RUN_SETTINGS, check_file, write_lines
 from ..devices import check_devices
 from ..errors import DnnStatsError
@@ -303,6 +307,7 @@ def _prepare(opts, network):
 
     model = build_model(network, opts.weights)
     chain = split_model(model, opts.granularity)
+    ensure_features(opts.output_root, network, opts.granularity, opts.batch_size, opts.weights, chain)  # on the CPU
     model.to(opts.device)
     for layer in chain.layers:
         layer.to(opts.device)
@@ -325,7 +330,8 @@ def _measure_network(measurer, network, planned, progress):
             progress.update()
         else:
             todo.append((image, kind, path, state))
-    if not todo:
+    if not todo:  # every file done: write the features only where they are missing (data made before them)
+        ensure_features(opts.output_root, network, opts.granularity, opts.batch_size, opts.weights)
         return
     model, chain = _prepare(opts, network)
     logger.info("%s: %d layers (%s)", network, len(chain.layers), opts.granularity)

@@ -7,6 +7,10 @@
         layerwise.log                        the runs' log, appended (default --log_file)
         Mode{m}.conf                         the mode's block of /etc/nvpmodel.conf
         {cpu|gpu}/{power|latency}/{network}/{image}.jsonl   raw files, one layer per line
+    <output_root>/LayerStats/features/{granularity}/batch{N}/{network}.json
+                                             each layer's features (layerwise/features.py), one file
+                                             per network, granularity and batch size, shared by
+                                             every mode and device (they do not change them)
 
 ``--device cuda`` is stored under ``gpu`` as in the seed's data.
 """
@@ -16,15 +20,15 @@ import os
 
 from ..fsutil import mode_folders
 
-__all__ = ["LAYER_DIR", "DEVICE_KEYS", "KINDS", "device_key", "layer_root", "mode_dir", "raw_file",
-           "iter_raw_files", "RawFileRef", "modes_found"]
+__all__ = ["LAYER_DIR", "FEATURES_DIR", "DEVICE_KEYS", "KINDS", "device_key", "layer_root", "mode_dir", "raw_file",
+           "features_file", "iter_raw_files", "RawFileRef", "modes_found"]
 
 LAYER_DIR = "LayerStats"
+#: The features files' folder under ``LayerStats`` (no ``Mode`` prefix: never read as a mode).
+FEATURES_DIR = "features"
 #: ``--device`` -> folder / JSON key.
 DEVICE_KEYS = {"cpu": "cpu", "cuda": "gpu"}
 KINDS = ("power", "latency")
-
-
 
 #: One raw file: ``path``, ``mode`` (int), ``device`` (cpu/gpu), ``kind``
 #: (power/latency), ``network``, ``image`` (file name without extension).
@@ -47,6 +51,12 @@ def mode_dir(output_root, mode):
 def raw_file(output_root, mode, device, kind, network, image):
     """Path of the raw file for one (network, image) on ``device`` (cpu/cuda), ``kind`` power/latency."""
     return os.path.join(mode_dir(output_root, mode), device_key(device), kind, network, image + ".jsonl")
+
+
+def features_file(output_root, granularity, batch_size, network):
+    """Path of ``network``'s features file for ``granularity`` (block/fine) and ``batch_size`` (int)."""
+    return os.path.join(layer_root(output_root), FEATURES_DIR, str(granularity), "batch{}".format(int(batch_size)),
+                        network + ".json")
 
 
 def modes_found(input_root):

@@ -37,9 +37,9 @@ x mean latency, mJ); and the layer's flags (:data:`UNSTABLE_REL`, :data:`FEW_SAM
 From that summary come ``Mode{m}.json`` (:func:`mode_json`: exactly the seed's shape,
 network -> ``cpu``/``gpu`` -> ``power`` ({layer: {parameter: mean}}, mW rounded to 0.01)
 and ``latency`` ({layer: mean s})) and ``LayerStats.csv`` (:func:`layer_table`: a row per
-layer, the whole model as layer ``model``).  :func:`provenance` says where a mode's
-numbers come from (telemetry, boards, power samplers, simulated or not).  The Mode JSON
-and the CSV name a rail the same way whichever sampler measured it.
+layer, the whole model as layer ``model``; processData adds the features, :mod:`.features`).
+:func:`provenance` says where a mode's numbers come from (telemetry, boards, power samplers,
+simulated or not).  The Mode JSON and the CSV name a rail the same way whichever sampler measured it.
 """
 import collections
 import logging
@@ -56,8 +56,11 @@ from ..stats import is_number
 logger = logging.getLogger(__name__)
 
 __all__ = ["COLUMNS", "samples_frame", "summarise", "Summary", "recorded_parameters", "mode_json",
-           "layer_table", "provenance", "UNSTABLE_REL", "FEW_SAMPLES"]
+           "layer_table", "provenance", "UNSTABLE_REL", "FEW_SAMPLES", "OUTPUT_VERSION"]
 
+#: The processed outputs' version (``format_version`` in ``Mode{m}.provenance.json``): 1, the files before it
+#: was written (unversioned); 2, ``LayerStats.csv`` has each layer's features (processData, :mod:`.features`).
+OUTPUT_VERSION = 2
 #: A spread (std / mean) at or above this flags a measurement as unstable.
 UNSTABLE_REL = 0.10
 #: Fewer power samples than this in a layer's core flags it.
@@ -77,14 +80,12 @@ _STATS = (("mean", "_mean_mW", "_mean"), ("std", "_std_mW", "_std"), ("n", "_n",
           ("idle", "_idle_mW", None), ("dynamic", "_dynamic_mW", None), ("energy", "_energy_mJ", None),
           ("dynamic_energy", "_dynamic_energy_mJ", None))
 _NUMBER_TYPES = (int, float)
+#: A row per raw line (``frame.attrs["stops"]``): how it stopped, its precision, the settings naming its features.
+STOP_COLUMNS = UNIT + ["kind", "stop", "ci_rel", "ci_target", "granularity", "batch_size"]
 
-#: A row per raw line (``frame.attrs["stops"]``): how it stopped and the precision it reached.
-STOP_COLUMNS = ["mode", "device", "network", "layer", "kind", "stop", "ci_rel", "ci_target"]
-
-#: What :func:`summarise` returns: ``layers``, a row per layer in output order (``mode``,
-#: ``network``, ``device``, ``layer`` as a number) with the CSV's first columns, ``unsettled``
-#: and ``flags``; ``keys``, a row per (layer, parameter, key) in the same order, the
-#: parameters and keys as first recorded, with ``rank`` (the layer's row in ``layers``).
+#: What :func:`summarise` returns: ``layers``, a row per layer in output order (``mode``, ``network``, ``device``,
+#: ``layer`` as a number) with the CSV's first columns, ``unsettled`` and ``flags``; ``keys``, a row per (layer,
+#: parameter, key) in the same order, the parameters and keys as first recorded, with ``rank`` (the layer's row).
 Summary = collections.namedtuple("Summary", "layers keys")
 
 
@@ -104,8 +105,7 @@ class _Rows(object):
         self.boundary.extend([False] * len(values) if boundary is None else boundary)
 
     def frame(self):
-        # text labels as categoricals (categories sorted): a row holds small codes, and
-        # grouping and sorting work on the codes
+        # text labels as categoricals (categories sorted): a row holds small codes, grouping and sorting use them
         segments = pd.DataFrame.from_records(self.labels, columns=_LABELS).astype({c: "category" for c in _TEXT})
         frame = segments.take(np.repeat(np.arange(len(self.labels)), self.sizes)).reset_index(drop=True)
         frame["value"] = _floats(self.values)
@@ -181,7 +181,7 @@ def samples_frame(input_root, modes=None):
             else:
                 _add_power(rows, labels, record)
             stops.append((ref.mode, ref.device, ref.network, str(record["layer"]), ref.kind, stop_of(record),
-                          record.get("ci_rel"), record.get("ci_target")))
+                          *(record.get(k) for k in ("ci_rel", "ci_target", "granularity", "batch_size"))))
     frame = rows.frame()
     frame.attrs["stops"] = pd.DataFrame.from_records(stops, columns=STOP_COLUMNS)
     return frame, problems
@@ -407,7 +407,7 @@ def provenance(frame, mode):
     telemetry = sorted(rows["telemetry"].drop_duplicates().tolist())
     samplers = sorted(rows.loc[rows["kind"] == "power", "sampler"].dropna().drop_duplicates().tolist())
     return collections.OrderedDict([
-        ("mode", mode), ("telemetry", telemetry), ("power_samplers", samplers),
+        ("format_version", OUTPUT_VERSION), ("mode", mode), ("telemetry", telemetry), ("power_samplers", samplers),
         ("boards", sorted(rows["board"].drop_duplicates().tolist())),
         ("simulated", "simulated" in telemetry), ("networks", sorted(rows["network"].drop_duplicates().tolist())),
         ("note", "SIMULATED telemetry: power values come from the built-in simulator, not a Jetson"

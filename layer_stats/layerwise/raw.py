@@ -234,8 +234,9 @@ def _power_problem(record):
 def line_problem(record, kind=None):
     """What is wrong with one raw ``record`` of ``kind`` (power/latency, None: either), or None.
 
-    Checks the version, the layer index and, per kind, the types of every field
-    post-processing reads (numbers must be finite; a reading's keys end ``_mW``).
+    Checks the version, the layer index, the labels' types, ``batch_size`` (an int >= 1) and,
+    per kind, the types of every field post-processing reads (numbers must be finite; a
+    reading's keys end ``_mW``).
     """
     if not isinstance(record, dict):
         return "not a JSON object"
@@ -249,6 +250,9 @@ def line_problem(record, kind=None):
     for key in _LABELS:
         if key in record and not isinstance(record[key], str):
             return "{} {!r} is not text".format(key, record[key])
+    batch = record.get("batch_size", 1)  # with granularity, names the line's features file (features.py)
+    if not (isinstance(batch, int) and not isinstance(batch, bool) and batch >= 1):
+        return "batch_size {!r} is not a count of images".format(batch)
     kind = kind or ("power" if "params" in record else "latency")
     return _power_problem(record) if kind == "power" else _latency_problem(record)
 

@@ -30,8 +30,8 @@ from ..errors import DnnStatsError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GRANULARITIES", "LayerChain", "block_units", "split_model", "chain_inputs", "run_chain", "leaf_operations",
-           "max_abs_diff"]
+__all__ = ["GRANULARITIES", "LayerChain", "block_units", "split_model", "chain_inputs", "run_chain", "leaf_calls",
+           "leaf_operations", "max_abs_diff"]
 
 GRANULARITIES = ("block", "fine")
 
@@ -232,8 +232,27 @@ def max_abs_diff(model, layers, x):
     return float((want - got).abs().max().item())
 
 
+#: torch.fx node kinds that are leaf operations (module, function and method calls).
+_LEAF_OPS = ("call_module", "call_function", "call_method")
+
+
+def leaf_calls(module):
+    """The leaf operations of ``module`` in call order, traced with torch.fx's default leaves
+    (``torch.nn`` modules but ``Sequential``): ``[(op, name)]`` where ``op`` is ``call_module``
+    (``name``: the module's class name, ``Conv2d``), ``call_function`` or ``call_method`` (the
+    function's or method's name, ``flatten``, ``add``).  Raises DnnStatsError where torch.fx
+    cannot trace ``module``."""
+    traced = _trace(module, ())
+    modules = dict(traced.named_modules())
+    calls = []
+    for node in traced.graph.nodes:
+        if node.op == "call_module":
+            calls.append((node.op, type(modules[node.target]).__name__))
+        elif node.op in _LEAF_OPS:
+            calls.append((node.op, getattr(node.target, "__name__", str(node.target))))
+    return calls
+
+
 def leaf_operations(module):
-    """Leaf operations of ``module`` traced with torch.fx's default leaves: module calls,
-    functions and methods (alexnet: 22)."""
-    graph = _trace(module, ()).graph
-    return sum(1 for node in graph.nodes if node.op in ("call_module", "call_function", "call_method"))
+    """The number of leaf operations of ``module`` (:func:`leaf_calls`; alexnet: 22)."""
+    return len(leaf_calls(module))

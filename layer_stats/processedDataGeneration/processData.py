@@ -2,13 +2,16 @@
 
 ``python3 layer_stats/processedDataGeneration/processData.py [--modes 0 1] [--params VDD_SYS_CPU]``
 
-Reads ``<input_root>/LayerStats/Mode{m}/...``; writes ``<output_root>/Mode{m}.json``,
-``Mode{m}.provenance.json`` (telemetry source, boards, the power samplers the
-rails came from: says SIMULATED where it is) and ``LayerStats.csv``.  Corrupt or partial raw files are named and
-skipped.  Needs no torch.
+Reads ``<input_root>/LayerStats/Mode{m}/...`` and the layers' features files
+(``<input_root>/LayerStats/features/``); writes ``<output_root>/Mode{m}.json``,
+``Mode{m}.provenance.json`` (``format_version``, telemetry source, boards, the power samplers the
+rails came from: says SIMULATED where it is) and ``LayerStats.csv`` (a row per layer: its features,
+latency, power, energy).  Corrupt or partial raw files are named and skipped; so are bad features
+files (their columns stay empty).  Prints where the files went and the report command.  Needs no torch.
 """
 import logging
 import os
+import shlex
 import sys
 
 if __name__ == "__main__" and not __package__:  # run by path, as the seed does: use this checkout
@@ -47,6 +50,7 @@ def _check_out_root(out_root, input_root):
 
 def main(argv):
     args = _parser().parse_args(argv)
+    from layer_stats.layerwise.features import add_feature_columns
     from layer_stats.layerwise.postprocess import (layer_table, mode_json, provenance, recorded_parameters,
                                                   samples_frame, summarise)
     from layer_stats.tables import csv_text, json_text  # pandas: imported inside, so a missing one is one line
@@ -75,6 +79,7 @@ def main(argv):
             raise DnnStatsError("parameter {} not in the raw data: use one of {}".format(
                 ", ".join(unknown), ", ".join(recorded) or "(no power data)"))
     summary = summarise(frame)
+    written = []
     for mode in modes:
         data = mode_json(summary, mode, params)
         path = os.path.join(out_root, "Mode{}.json".format(mode))
@@ -82,13 +87,33 @@ def main(argv):
         atomic_write(os.path.join(out_root, "Mode{}.provenance.json".format(mode)),
                      json_text(provenance(frame, mode), indent=1))
         logger.info("wrote %s (%d networks)", path, len(data))
-    table = layer_table(summary, params)
+        written.extend([os.path.basename(path), "Mode{}.provenance.json".format(mode)])
+    table = _with_features(add_feature_columns(layer_table(summary, params), frame.attrs["stops"], args.input_root))
     atomic_write(os.path.join(out_root, "LayerStats.csv"), csv_text(table))
     logger.info("wrote %s (%d rows)", os.path.join(out_root, "LayerStats.csv"), len(table))
     if problems:
         sys.stderr.write("{} raw file(s) skipped as unreadable: {}\n".format(
             len(problems), "; ".join(problems)))
+    _say_where(out_root, written + ["LayerStats.csv"], args.input_root)
     return 0
+
+
+def _with_features(joined):
+    """The CSV's table with the features; one warning per features file ignored, one info line
+    for the networks without one."""
+    for problem in joined.problems:
+        logger.warning("features file ignored (its columns stay empty): %s", problem)
+    if joined.missing:
+        logger.info("no features file for %s (data made before features files): rerun the generator with the same "
+                    "command to add them (it measures nothing again)", ", ".join(joined.missing))
+    return joined.table
+
+
+def _say_where(out_root, names, input_root):
+    """Print (stdout) where the outputs went and the command that makes the report."""
+    print("wrote {}: {}".format(out_root, ", ".join(names)))
+    print("make the report: python3 -m layer_stats.report --input_root {} --out {}".format(
+        shlex.quote(input_root), shlex.quote(os.path.join(input_root, "report"))))
 
 
 def console():
