@@ -81,15 +81,25 @@ def power_figure(rows, network, label, path):
         idle = layers[rail + "_idle_mW"].mean()
         if idle == idle:  # not NaN
             ax.axhline(idle, color="#c44e52", linestyle="--", linewidth=1.2, label="idle baseline")
-        ax.set_ylabel("{} (mW)".format(rail))
-        ax.grid(axis="y", alpha=0.3)
-        ax.legend(loc="lower right", fontsize=8)
-    layer_ticks(axes[-1], _labels(layers))
-    axes[-1].set_xlabel("layer (position in the network's chain)")
-    title(figure, "{} - {}".format(name, where(label)), label.simulated)
+        _style(ax, "{} (mW)".format(rail), "lower right")
+    _finish(figure, axes, layers, name, label)
     return Figure(save(figure, path), name, "{}: bars are each layer's mean power over the averaged samples of "
                   "its windows (boundary samples left out), whiskers their standard deviation; the dashed line "
                   "is the idle baseline measured before the network.".format(where(label)))
+
+
+def _style(ax, ylabel, legend_at):
+    """One rail's axes: its label (with the unit), a light grid, the legend at ``legend_at``."""
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc=legend_at, fontsize=8)
+
+
+def _finish(figure, axes, layers, name, label):
+    """A per-layer figure's layer ticks (thinned out for long chains), x label and title."""
+    layer_ticks(axes[-1], _labels(layers))
+    axes[-1].set_xlabel("layer (position in the network's chain)")
+    title(figure, "{} - {}".format(name, where(label)), label.simulated)
 
 
 def energy_figure(rows, network, label, path):
@@ -106,12 +116,8 @@ def energy_figure(rows, network, label, path):
     for ax, rail in zip(axes, names):
         ax.bar(x, layers[rail + "_energy_mJ"], color=_BAR, label="energy (mean power x latency)")
         ax.bar(x, layers[rail + "_dynamic_energy_mJ"], width=0.5, color=_DYNAMIC, label="above idle (dynamic)")
-        ax.set_ylabel("{} energy (mJ)".format(rail))
-        ax.grid(axis="y", alpha=0.3)
-        ax.legend(loc="upper right", fontsize=8)
-    layer_ticks(axes[-1], _labels(layers))
-    axes[-1].set_xlabel("layer (position in the network's chain)")
-    title(figure, "{} - {}".format(name, where(label)), label.simulated)
+        _style(ax, "{} energy (mJ)".format(rail), "upper right")
+    _finish(figure, axes, layers, name, label)
     return Figure(save(figure, path), name, "{}: energy per inference = mean power x mean latency of each "
                   "layer; the narrow bars the part above the idle baseline.".format(where(label)))
 
