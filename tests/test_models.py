@@ -133,10 +133,19 @@ def test_layers_share_the_models_parameters():
     assert chain.layers[0].conv1.weight is model.conv1.weight
 
 
-def test_unknown_model_lists_valid_names():
+def test_unknown_model_suggests_the_nearest_name_and_where_the_list_is():
     with pytest.raises(DnnStatsError) as err:
         resolve_models("resnet18,resnet17")
-    assert "'resnet17'" in str(err.value) and "resnet50" in str(err.value)
+    assert "'resnet17'" in str(err.value) and "did you mean resnet18?" in str(err.value)
+    assert "python3 -m layer_stats.models list" in str(err.value)
+    with pytest.raises(DnnStatsError) as err:
+        resolve_models("zzzz")
+    assert "did you mean" not in str(err.value)
+
+
+def test_the_models_list_command_prints_every_name_models_takes():
+    done = run_main(models_command, "list", blocked=())
+    assert done.returncode == 0 and done.stdout.split() == classification_models(), done.stderr
 
 
 def test_all_means_every_classification_model():

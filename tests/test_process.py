@@ -189,3 +189,25 @@ def test_hostile_raw_content_is_named_skipped_and_the_rest_processed(dataset, ki
 def test_output_inside_the_raw_data_is_refused(dataset):
     done = process("--input_root", dataset, "--output_root", os.path.join(dataset, "LayerStats", "Mode0"))
     assert done.returncode == 2 and "is inside the raw data" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_a_mode_folder_without_raw_files_is_named_not_processed_empty(dataset, tmp_path):
+    """A run stopped before its first raw file leaves a Mode folder with only its run file and log."""
+    stopped = layout.mode_dir(dataset, 4)
+    os.makedirs(stopped)
+    with open(os.path.join(stopped, "run-20261128T000000Z.json"), "w") as handle:
+        json.dump({"status": "interrupted"}, handle)
+    out = str(tmp_path / "out")
+    done = process("--input_root", dataset, "--output_root", out)
+    assert done.returncode == 0, done.stderr
+    assert "Mode4 holds no finished layer-wise raw file" in done.stderr and "(left out)" in done.stderr
+    assert os.path.exists(os.path.join(out, "Mode0.json")) and not os.path.exists(os.path.join(out, "Mode4.json"))
+    done = process("--input_root", dataset, "--modes", "4", "--output_root", str(tmp_path / "out4"))
+    errors = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(errors) == 1 and "leave mode 4 out of --modes" in errors[0]
+    alone = str(tmp_path / "alone")
+    os.makedirs(layout.mode_dir(alone, 0))
+    done = process("--input_root", alone)
+    errors = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(errors) == 1 and "rerun the generator's command to finish it" in errors[0]
+    assert not os.path.exists(os.path.join(alone, "Processed", "LayerStats.csv"))

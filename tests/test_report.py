@@ -182,10 +182,12 @@ def _one_error(done):
 def test_bad_input_is_one_line(dataset, tmp_path):
     module = pytest.importorskip("layer_stats.report.__main__")
     (tmp_path / "empty").mkdir()
+    (tmp_path / "stopped" / "LayerStats" / "Mode0").mkdir(parents=True)  # a run stopped before its first file
     (tmp_path / "file").write_text("x")
     cases = [
         (["--input_root", str(tmp_path / "none")], "input folder"),
         (["--input_root", str(tmp_path / "empty")], "no raw data under"),
+        (["--input_root", str(tmp_path / "stopped")], "holds no finished layer-wise raw file"),
         (["--input_root", dataset, "--modes", "7"], "no raw data for mode 7"),
         (["--input_root", dataset, "--out", os.path.join(dataset, "LayerStats", "Mode0", "r")], "inside the raw data"),
         (["--input_root", dataset, "--out", os.path.join(dataset, "Multinet")], "inside the raw data"),
@@ -197,7 +199,7 @@ def test_bad_input_is_one_line(dataset, tmp_path):
         assert words in _one_error(run_main(module, *args)), args
     missing = run_main(module, "--input_root", dataset, "--out", str(tmp_path / "r"),
                        blocked=NO_TORCH + ("matplotlib", "matplotlib.pyplot"))
-    assert "pip install matplotlib (or pip install .[report])" in _one_error(missing)
+    assert "pip install matplotlib (or, in the checkout, pip install -e '.[report]')" in _one_error(missing)
 
 
 def test_multinet_post_processing_says_where_and_suggests_the_report(dataset, tmp_path):

@@ -138,8 +138,8 @@ def ensure_features(output_root, network, granularity, batch_size, weights=None,
         from ..models.registry import build_model
         from ..models.split import split_model
 
-        logger.info("%s: every raw file is done but %s is missing (data made before features files): building "
-                    "the network to write it (nothing is measured)", network, path)
+        logger.info("%s: every raw file is done but %s is %s: building the network to write it (nothing is "
+                    "measured)", network, path, "not valid" if why else "missing (data made before features files)")
         chain = split_model(build_model(network, weights), granularity)
     record_features(path, network, chain, granularity, batch_size)
     logger.info("%s: features of %d layers written to %s", network, len(chain.layers), path)

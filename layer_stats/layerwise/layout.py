@@ -21,7 +21,7 @@ import os
 from ..fsutil import mode_folders
 
 __all__ = ["LAYER_DIR", "FEATURES_DIR", "DEVICE_KEYS", "KINDS", "device_key", "layer_root", "mode_dir", "raw_file",
-           "features_file", "iter_raw_files", "RawFileRef", "modes_found"]
+           "features_file", "iter_raw_files", "RawFileRef", "modes_found", "modes_with_data", "empty_mode_error"]
 
 LAYER_DIR = "LayerStats"
 #: The features files' folder under ``LayerStats`` (no ``Mode`` prefix: never read as a mode).
@@ -62,6 +62,22 @@ def features_file(output_root, granularity, batch_size, network):
 def modes_found(input_root):
     """Sorted mode numbers with a ``Mode{m}`` folder under ``<input_root>/LayerStats``."""
     return sorted(mode_folders(layer_root(input_root)))
+
+
+def modes_with_data(input_root):
+    """Sorted mode numbers whose ``Mode{m}`` folder holds at least one raw file (an interrupted
+    first run leaves a folder with only its run file and log)."""
+    return [mode for mode in modes_found(input_root) if next(iter_raw_files(input_root, [mode]), None) is not None]
+
+
+def empty_mode_error(mode, input_root, tool):
+    """The one-line error for ``Mode{mode}`` under ``input_root`` holding no raw file (``tool``: the
+    option to leave it out of, e.g. ``--modes``; None: nothing else to go on with)."""
+    from ..errors import DnnStatsError
+
+    return DnnStatsError("{} holds no finished layer-wise raw file (a run stopped before its first file leaves "
+                         "only its run file and log): rerun the generator's command to finish it{}".format(
+                             mode_dir(input_root, mode), ", or leave mode {} out of {}".format(mode, tool) if tool else ""))
 
 
 def iter_raw_files(input_root, modes=None):

@@ -1,5 +1,6 @@
 """``python3 -m layer_stats.models check [--models a,b | --all] [--granularity block|fine] [--json]``
 ``python3 -m layer_stats.models table [--out FILE] [--models a,b] [--verify]``
+``python3 -m layer_stats.models list``
 
 ``check`` prints each model's layer count and max |model(x) - chain(x)|; exits 1
 if any model fails (difference above the tolerance, or it cannot be split).
@@ -7,6 +8,8 @@ if any model fails (difference above the tolerance, or it cannot be split).
 and writes the layer-count table the multi-DNN planner reads without torch
 (default: the shipped ``layer_stats/models/layer_counts.json``); ``--verify``
 writes nothing and exits 1 if the shipped table disagrees with this torchvision.
+``list`` prints the names ``--models`` takes, one per line (torchvision's classifiers, or the
+layer table's where torchvision is absent).
 """
 import json
 import sys
@@ -15,7 +18,7 @@ from ..cli import ArgumentParser, add_logging_args, command_name, describe, numb
 from ..fsutil import atomic_write
 from .check import TOLERANCE, check_models
 from .layer_table import TABLE_FILE, load_table, make_table, table_text
-from .registry import resolve_models
+from .registry import known_models, resolve_models
 from .split import GRANULARITIES
 
 
@@ -37,6 +40,7 @@ def _parser():
     table.add_argument("--verify", action="store_true",
                        help="write nothing; exit 1 if the shipped table disagrees with this torchvision")
     add_logging_args(table)
+    add_logging_args(sub.add_parser("list", help="print the model names --models takes, one per line"))
     return parser
 
 
@@ -97,6 +101,9 @@ def _table(args):
 def main(argv):
     args = _parser().parse_args(argv)
     setup_logging(args.log_level, args.log_file)
+    if args.command == "list":
+        sys.stdout.write("".join(name + "\n" for name in known_models()[0]))
+        return 0
     return _table(args) if args.command == "table" else _check(args)
 
 

@@ -27,7 +27,7 @@ from ..paths import AVAILABLE_FILE
 logger = logging.getLogger(__name__)
 
 __all__ = ["AVAILABLE_FILE", "available_families", "available_models", "classification_models",
-           "resolve_models", "build_model", "builder_kwargs", "weights_file"]
+           "known_models", "resolve_models", "build_model", "builder_kwargs", "weights_file"]
 
 
 #: Extra builder arguments per model.  googlenet / inception_v3: torchvision < 0.13
@@ -85,7 +85,7 @@ def classification_models():
     return sorted(names)
 
 
-def _known_models():
+def known_models():
     """``(names, where)``: torchvision's classifiers, or the shipped layer table's models
     where torchvision is absent (a torch-free dry run)."""
     try:
@@ -115,15 +115,24 @@ def resolve_models(spec=None, path=AVAILABLE_FILE, option="--models"):
     if spec is None:
         names = available_models(path)
     elif isinstance(spec, str) and spec.strip().lower() == "all":
-        return _known_models()[0]
+        return known_models()[0]
     else:
         names = _names(spec, option)
-    valid, where = _known_models()
+    valid, where = known_models()
     unknown = [name for name in names if name not in valid]
     if unknown:
-        raise DnnStatsError("unknown model {} for {}: use names from {} or 'all' ({})".format(
-            ", ".join(repr(n) for n in unknown), where, os.path.basename(path), ", ".join(valid)))
+        raise DnnStatsError("unknown model {} for {}{}: use names from {} or 'all' (every one: python3 -m "
+                            "layer_stats.models list)".format(", ".join(repr(n) for n in unknown), where,
+                                                              _nearest(unknown, valid), os.path.basename(path)))
     return names
+
+
+def _nearest(unknown, valid):
+    """`` (did you mean resnet18?)`` for the known names closest to ``unknown``, or ``""``."""
+    import difflib
+
+    close = [m for name in unknown for m in difflib.get_close_matches(name, valid, n=1, cutoff=0.8)]
+    return " (did you mean {}?)".format(", ".join(close)) if close else ""
 
 
 def _torchvision_version():

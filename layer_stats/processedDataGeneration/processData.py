@@ -19,7 +19,7 @@ if __name__ == "__main__" and not __package__:  # run by path, as the seed does:
 
 from layer_stats.cli import (MAX_MODE, ArgumentParser, add_logging_args, describe, number, output_folder, run,  # noqa: E402
                              setup_logging, split_list)
-from layer_stats.layerwise.layout import layer_root, modes_found  # noqa: E402
+from layer_stats.layerwise.layout import empty_mode_error, layer_root, modes_found, modes_with_data  # noqa: E402
 from layer_stats.errors import DnnStatsError  # noqa: E402
 from layer_stats.fsutil import atomic_write, check_writable  # noqa: E402
 
@@ -59,13 +59,11 @@ def main(argv):
         raise DnnStatsError("input folder {!r} not found: pass --input_root (the generator's --output_root)".format(
             args.input_root))
     found = modes_found(args.input_root)
-    modes = args.modes if args.modes is not None else found
-    missing = [m for m in modes if m not in found]
-    if missing or not modes:
-        raise DnnStatsError("no layer-wise raw data for mode {} under {} (modes found: {}): run "
-                            "PowerLatencyDatasetGenerator.py first or fix --modes".format(
-                                ", ".join(str(m) for m in missing) or "any", args.input_root,
-                                ", ".join(str(m) for m in found) or "none"))
+    if not found:
+        raise DnnStatsError("no layer-wise raw data under {} (no LayerStats/Mode* folder): run "
+                            "PowerLatencyDatasetGenerator.py first, or pass --input_root (its --output_root)".format(
+                                args.input_root))
+    modes = _modes(args.modes, found, modes_with_data(args.input_root), args.input_root)
     out_root = args.output_root or os.path.join(args.input_root, "Processed")
     _check_out_root(out_root, args.input_root)
     params = split_list(args.params)
@@ -98,11 +96,33 @@ def main(argv):
     return 0
 
 
+def _modes(asked, found, with_data, input_root):
+    """The modes to process: ``asked`` (--modes; each must hold raw files), or every mode found that
+    holds raw files (a folder without any is named in a warning and left out)."""
+    if asked is not None:
+        missing = [m for m in asked if m not in found]
+        if missing:
+            raise DnnStatsError("no layer-wise raw data for mode {} under {} (modes found: {}): run "
+                                "PowerLatencyDatasetGenerator.py first or fix --modes".format(
+                                    ", ".join(str(m) for m in missing), input_root, ", ".join(str(m) for m in found)))
+        for mode in asked:
+            if mode not in with_data:
+                raise empty_mode_error(mode, input_root, "--modes")
+        return asked
+    for mode in found:
+        if mode not in with_data:
+            if not with_data:
+                raise empty_mode_error(mode, input_root, None)
+            logger.warning("%s (left out)", empty_mode_error(mode, input_root, "--modes"))
+    return with_data
+
+
 def _with_features(joined):
     """The CSV's table with the features; one warning per features file ignored, one info line
     for the networks without one."""
     for problem in joined.problems:
-        logger.warning("features file ignored (its columns stay empty): %s", problem)
+        logger.warning("features file ignored (its columns stay empty): %s; delete it and rerun the generator's "
+                       "command to write it again (it measures nothing again)", problem)
     if joined.missing:
         logger.info("no features file for %s (data made before features files): rerun the generator with the same "
                     "command to add them (it measures nothing again)", ", ".join(joined.missing))

@@ -5,7 +5,7 @@
 Reads the raw files of ``<input_root>/LayerStats/Mode{m}`` and of ``--multinet_root``
 (default ``<input_root>/Multinet``): every mode found, or ``--modes``.  Writes only under
 ``--out`` (default ``<input_root>/report``): ``index.html`` and ``figures/*.png``.  Needs
-pandas and matplotlib (``pip install matplotlib``, or ``pip install .[report]``), never torch.
+pandas and matplotlib (``pip install matplotlib``, or ``pip install -e ".[report]"`` in the checkout), never torch.
 Simulated data are labelled SIMULATED on every figure and on the page.
 """
 import logging

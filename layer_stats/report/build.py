@@ -11,11 +11,13 @@ import logging
 import os
 import re
 
+from multi_network_stats.layout import raw_files
+
 from .. import __version__
 from ..clock import utc_now_iso
 from ..errors import DnnStatsError
 from ..fsutil import check_writable, mode_folders
-from ..layerwise.layout import layer_root
+from ..layerwise.layout import empty_mode_error, layer_root, modes_with_data
 from .page import PAGE, Figure, Note, Section, Table, write_page
 from .plotting import pyplot
 
@@ -49,10 +51,17 @@ def find_inputs(input_root, multinet_root, modes=None):
     if not os.path.isdir(input_root):
         raise DnnStatsError("input folder {!r} not found: pass --input_root (the generators' --output_root, "
                             "e.g. Dataset)".format(input_root))
-    layer = sorted(mode_folders(layer_root(input_root)))
-    multi = sorted(mode_folders(multinet_root))
+    layer = modes_with_data(input_root)
+    multi = sorted(m for m, folder in mode_folders(multinet_root).items() if raw_files(folder))
+    empty = [m for m in sorted(mode_folders(layer_root(input_root))) if m not in layer]
+    if empty and not layer and not multi:
+        raise empty_mode_error(empty[0], input_root, None)
+    for mode in empty:
+        if modes is not None and mode in modes and mode not in multi:
+            raise empty_mode_error(mode, input_root, "--modes")
+        logger.warning("%s (left out)", empty_mode_error(mode, input_root, "--modes"))
     if not layer and not multi:
-        raise DnnStatsError("no raw data under {} (no LayerStats/Mode* folder, and no Mode* folder in {}): run "
+        raise DnnStatsError("no raw data under {} (no raw file in LayerStats/Mode*, nor in a Mode* folder of {}): run "
                             "PowerLatencyDatasetGenerator.py or MappingDBGenerator.py first, or pass --input_root "
                             "(and --multinet_root)".format(input_root, multinet_root))
     if modes is None:

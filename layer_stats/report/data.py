@@ -52,9 +52,9 @@ MultiData = collections.namedtuple("MultiData", "tables boards simulated problem
 #: ``tegrastats``; ``simulated``), ``times`` (s from the window's start), ``values`` (mW),
 #: ``averaged`` (per sample: in the averaged core), ``window`` and ``core`` ((start, end),
 #: s from the window's start), ``idle`` (mW, None when not recorded), ``mean`` (mW: the mean
-#: of the averaged samples, None when there are none).
+#: of the averaged samples, None when there are none), ``board`` (as the line says).
 Trace = collections.namedtuple("Trace", "mode device network image layer name rail sampler simulated times values "
-                                        "averaged window core idle mean")
+                                        "averaged window core idle mean board")
 
 
 def run_metadata(folder):
@@ -181,7 +181,7 @@ def _trace(ref, record, key):
                  record.get("telemetry") == "simulated", [t - start for t, _ in points], [v for _, v in points],
                  averaged, (0.0, record["t_end"] - start), (low - start, high - start),
                  idle if isinstance(idle, (int, float)) else None,
-                 sum(core_values) / len(core_values) if core_values else None)
+                 sum(core_values) / len(core_values) if core_values else None, record.get("board", "unknown"))
 
 
 def load_trace(input_root, modes):

@@ -81,18 +81,19 @@ def power_figure(rows, network, label, path):
         idle = layers[rail + "_idle_mW"].mean()
         if idle == idle:  # not NaN
             ax.axhline(idle, color="#c44e52", linestyle="--", linewidth=1.2, label="idle baseline")
-        _style(ax, "{} (mW)".format(rail), "lower right")
+        _style(ax, "{} (mW)".format(rail))
     _finish(figure, axes, layers, name, label)
     return Figure(save(figure, path), name, "{}: bars are each layer's mean power over the averaged samples of "
                   "its windows (boundary samples left out), whiskers their standard deviation; the dashed line "
                   "is the idle baseline measured before the network.".format(where(label)))
 
 
-def _style(ax, ylabel, legend_at):
-    """One rail's axes: its label (with the unit), a light grid, the legend at ``legend_at``."""
+def _style(ax, ylabel):
+    """One rail's axes: its label (with the unit), a light grid, the legend above the axes'
+    right corner (outside the bars, which it would cover inside)."""
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(loc=legend_at, fontsize=8)
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=8, frameon=False)
 
 
 def _finish(figure, axes, layers, name, label):
@@ -116,7 +117,7 @@ def energy_figure(rows, network, label, path):
     for ax, rail in zip(axes, names):
         ax.bar(x, layers[rail + "_energy_mJ"], color=_BAR, label="energy (mean power x latency)")
         ax.bar(x, layers[rail + "_dynamic_energy_mJ"], width=0.5, color=_DYNAMIC, label="above idle (dynamic)")
-        _style(ax, "{} energy (mJ)".format(rail), "upper right")
+        _style(ax, "{} energy (mJ)".format(rail))
     _finish(figure, axes, layers, name, label)
     return Figure(save(figure, path), name, "{}: energy per inference = mean power x mean latency of each "
                   "layer; the narrow bars the part above the idle baseline.".format(where(label)))

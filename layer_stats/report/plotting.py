@@ -28,7 +28,7 @@ MAX_TICKS = 30
 _CHARS_PER_INCH = 10.5
 _LINE_IN = 0.22
 #: The hint of the one-line error when matplotlib is missing.
-INSTALL_HINT = "pip install matplotlib (or pip install .[report])"
+INSTALL_HINT = "pip install matplotlib (or, in the checkout, pip install -e '.[report]')"
 
 
 def pyplot():

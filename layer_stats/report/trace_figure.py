@@ -39,7 +39,7 @@ def trace_figure(trace, path):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
     layer = "layer {}{}".format(trace.layer, " ({})".format(trace.name) if trace.name else "")
-    place = "{}, Mode {}".format(trace.device, trace.mode)
+    place = "{}, Mode {}, board {}".format(trace.device, trace.mode, trace.board)
     title(figure, "{}, {}, image {}: {} samples ({}) - {}".format(trace.network, layer, trace.image, rail,
                                                                   trace.sampler, place), trace.simulated)
     return Figure(save(figure, path), name, "{}, {} on {}, image {}: every {} sample of the window ({}); only "

@@ -154,7 +154,8 @@ class Recorder(object):
             atexit.unregister(self.stop)
         except AttributeError:
             pass
-        logger.info("telemetry %s stopped after %d samples", self.source.kind, self._dropped + len(self._samples))
+        lines = self._dropped + len(self._samples)
+        logger.info("%s child stopped after %d line%s of output", self.source.kind, lines, "" if lines == 1 else "s")
 
     def __enter__(self):
         return self.start()
