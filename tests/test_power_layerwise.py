@@ -260,40 +260,9 @@ def test_a_corrupt_reading_is_named(measured, tmp_path, how, text):
 def test_both_sources_agree_over_the_same_windows(tmp_path):
     """One simulated tegrastats and one sampler, as a run starts them, cut over the same idle
     and busy windows (the tegrastats reader keeps the rail too): their core means agree."""
-    import time
+    from benchmarks.bench_power_sources import same_windows
 
-    from layer_stats.clock import monotonic
-    from layer_stats.measure.power import SampleReader, cut_window
-    from layer_stats.measure.window import in_core
-    from layer_stats.power.start import start_power
-    from layer_stats.stats import mean
-    from layer_stats.tegrastats.sources import simulated_source
-    from layer_stats.tegrastats.start import start_telemetry
-
-    source = simulated_source("orin", 20).following_gpu_load(str(tmp_path))
-    recorder, board, params = start_telemetry(source, ["cpu"])
-    sampler = None
-    found = []
-    try:
-        sampler = start_power("ina", 500.0, source, board, params, "/", str(tmp_path), 120.0)
-        reader = SampleReader(params)
-        for busy in (False, True, False, True):
-            time.sleep(0.3)
-            t_start = monotonic()
-            while monotonic() - t_start < 1.4:
-                if not busy:
-                    time.sleep(0.01)
-            t_end = monotonic()
-            lines, readings = cut_window(recorder, reader, t_start, t_end, 0.2, sampler)
-            core = [[s["values"][KEY] for s in samples if in_core(s["t"], t_start, t_end, 0.2)]
-                    for samples in (lines, readings)]
-            found.append((busy, mean(core[0]), mean(core[1]), len(core[0]), len(core[1])))
-    finally:
-        try:
-            if sampler is not None:
-                sampler.stop()
-        finally:
-            recorder.stop()
+    found = same_windows("orin", 500.0, str(tmp_path), KEY, 1.0, 0.2, 4)
     for busy, tegrastats, ina, lines, readings in found:
         assert lines >= 20 and readings >= 3 * lines, found
         assert ina == pytest.approx(tegrastats, rel=SAME_LOAD_REL), found

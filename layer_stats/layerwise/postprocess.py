@@ -23,9 +23,10 @@ partial or hostile file is named and skipped) into ONE tidy DataFrame, a row per
   finite number for the key (a core that is off, ``"off"``, a field missing);
 - ``t_s``: a power sample's time (monotonic s; NaN on other rows): when its tegrastats line
   arrived, or when the monitor was read;
-- ``boundary``: True for a power sample outside its window's core
-  ``(t_start + boundary_s, t_end - boundary_s]``, told by its timestamp
-  (:func:`~layer_stats.measure.window.in_core`; the raw file's own flag is not used);
+- ``boundary``: True for a power sample outside its line's averaged span
+  (:func:`.raw.core_span`: the fixed window's core ``(t_start + boundary_s, t_end - boundary_s]``,
+  or an adaptive line's ``(core_start, core_end]``), told by its timestamp (the raw file's own
+  flag is not used);
   boundary samples are never averaged;
 - ``settled``: False on the rows of a window after which power did not come back near idle.
 
@@ -49,8 +50,7 @@ import numpy as np
 import pandas as pd
 
 from .layout import iter_raw_files
-from ..measure.window import in_core
-from .raw import RawFileError, rail_keys, read_lines, stop_of
+from .raw import RawFileError, core_span, rail_keys, read_lines, stop_of
 from ..stats import is_number
 
 logger = logging.getLogger(__name__)
@@ -135,17 +135,9 @@ def _feeds(record):
     out = {}
     for sampler, samples in feeds.items():
         times = [s["t"] for s in samples]
-        out[sampler] = (samples, times, [not _in_line_core(t, record) for t in times])
+        low, high = core_span(record)
+        out[sampler] = (samples, times, [not low < t <= high for t in times])
     return out, rail_keys(record) if ina else set()
-
-
-def _in_line_core(t, record):
-    """True when a sample stamped ``t`` is averaged: in ``(core_start, core_end]`` for an adaptive
-    (version-3) line that names its core (``core_end`` defaults to ``t_end``), else in the fixed
-    window's core (:func:`in_core`)."""
-    if "core_start" in record:
-        return record["core_start"] < t <= record.get("core_end", record["t_end"])
-    return in_core(t, record["t_start"], record["t_end"], record["boundary_s"])
 
 
 def _add_power(rows, labels, record):

@@ -57,7 +57,7 @@ from .. import errors
 from ..fsutil import AtomicFile
 from ..stats import is_number
 
-__all__ = ["FORMAT_VERSION", "RawFileError", "write_lines", "read_lines", "line_problem",
+__all__ = ["FORMAT_VERSION", "RawFileError", "write_lines", "read_lines", "line_problem", "core_span",
            "check_file", "run_setting", "rail_keys", "RUN_SETTINGS", "POWER_SAMPLERS", "STOPS", "stop_of"]
 
 #: Keys whose value must be the same on every line a run adds to a dataset: a
@@ -122,6 +122,15 @@ def _core_problem(record):
     if not is_number(end) or not core <= end <= record["t_end"]:
         return "core_end {!r} is not a time within [core_start, t_end]".format(end)
     return None
+
+
+def core_span(record):
+    """``(low, high)``, monotonic s: a power line averages the samples stamped in ``(low, high]``:
+    ``(core_start, core_end]`` of an adaptive (version-3) line (``core_end`` defaults to
+    ``t_end``), else the fixed window's core ``(t_start + boundary_s, t_end - boundary_s]``."""
+    if "core_start" in record:
+        return record["core_start"], record.get("core_end", record["t_end"])
+    return record["t_start"] + record["boundary_s"], record["t_end"] - record["boundary_s"]
 
 
 def stop_of(record):

@@ -25,7 +25,7 @@ import re
 
 from ..fsutil import mode_folders
 from ..layerwise.layout import iter_raw_files, layer_root
-from ..layerwise.raw import RawFileError, rail_keys, read_lines
+from ..layerwise.raw import RawFileError, core_span, rail_keys, read_lines
 
 logger = logging.getLogger(__name__)
 
@@ -160,20 +160,12 @@ def _trace_candidates(input_root, modes):
     return []
 
 
-def _core(record):
-    """The averaged span of a power line (monotonic s): ``(core_start, core_end]`` of an adaptive
-    line, else the fixed window's core ``(t_start + boundary_s, t_end - boundary_s]``."""
-    if "core_start" in record:
-        return record["core_start"], record.get("core_end", record["t_end"])
-    return record["t_start"] + record["boundary_s"], record["t_end"] - record["boundary_s"]
-
-
 def _trace(ref, record, key):
     sampler = "ina" if record.get("power_sampler") == "ina" and key in rail_keys(record) else "tegrastats"
     samples = record["power_samples"] if sampler == "ina" else record["samples"]
     points = [(s["t"], s["values"].get(key)) for s in samples if isinstance(s["values"].get(key), (int, float))]
     start = record["t_start"]
-    low, high = _core(record)
+    low, high = core_span(record)
     averaged = [low < t <= high for t, _ in points]
     core_values = [v for (t, v), inside in zip(points, averaged) if inside]
     idle = ((record.get("idle") or {}).get("values") or {}).get(key)

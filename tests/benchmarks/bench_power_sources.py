@@ -134,35 +134,44 @@ def _window(busy, seconds):
     return t_start, monotonic()
 
 
-def paired(args, rail, folder, windows=6):
-    """Part 2: lines, one per window, comparing the two sources over the same windows."""
-    key = rail + "_mW"
-    source = simulated_source(args.board, 20)
+def same_windows(board, rate_hz, folder, key, duration_s, boundary_s, windows):
+    """One simulated tegrastats and one power sampler at ``rate_hz``, as a run starts them (the
+    tegrastats reader keeps the rail ``key`` as well: both sources, one load), cut over the same
+    ``windows`` windows of ``duration_s + 2 x boundary_s``, idle and busy in turn (idle first);
+    ``[(busy, tegrastats core mean, ina core mean, tegrastats lines, readings)]`` (mW)."""
+    source = simulated_source(board, 20).following_gpu_load(folder)
     recorder, board, params = start_telemetry(source, ["cpu"])
     sampler = None
-    lines = ["same windows ({:g} s, core after {:g} s boundaries), tegrastats lines and readings of {}:".format(
-        args.duration, args.boundary, rail)]
-    diffs = []
+    found = []
     try:
-        sampler = start_power("ina", args.rate, source, board, params, "/", folder, 120.0)
-        reader = SampleReader(params)  # tegrastats keeps the rail as well: both sources, one load
+        sampler = start_power("ina", rate_hz, source, board, params, "/", folder, 120.0)
+        reader = SampleReader(params)
         for index in range(windows):
             time.sleep(0.3)
             busy = index % 2 == 1
-            t_start, t_end = _window(busy, args.duration + 2 * args.boundary)
-            found = cut_window(recorder, reader, t_start, t_end, args.boundary, sampler)
-            core = [[s["values"][key] for s in samples if in_core(s["t"], t_start, t_end, args.boundary)]
-                    for samples in found]
-            (tgr, ina), (n_tgr, n_ina) = [mean(values) for values in core], [len(values) for values in core]
-            diffs.append(100.0 * (ina - tgr) / tgr)
-            lines.append("  {:<4} tegrastats {:7.1f} mW ({:3d} lines)  ina {:7.1f} mW ({:4d} readings)  "
-                         "diff {:+.2f} %".format("busy" if busy else "idle", tgr, n_tgr, ina, n_ina, diffs[-1]))
+            t_start, t_end = _window(busy, duration_s + 2 * boundary_s)
+            core = [[s["values"][key] for s in samples if in_core(s["t"], t_start, t_end, boundary_s)]
+                    for samples in cut_window(recorder, reader, t_start, t_end, boundary_s, sampler)]
+            found.append((busy, mean(core[0]), mean(core[1]), len(core[0]), len(core[1])))
     finally:
         try:
             if sampler is not None:
                 sampler.stop()
         finally:
             recorder.stop()
+    return found
+
+
+def paired(args, rail, folder, windows=6):
+    """Part 2: lines, one per window, comparing the two sources over the same windows."""
+    lines = ["same windows ({:g} s, core after {:g} s boundaries), tegrastats lines and readings of {}:".format(
+        args.duration, args.boundary, rail)]
+    diffs = []
+    for busy, tgr, ina, n_tgr, n_ina in same_windows(args.board, args.rate, folder, rail + "_mW", args.duration,
+                                                     args.boundary, windows):
+        diffs.append(100.0 * (ina - tgr) / tgr)
+        lines.append("  {:<4} tegrastats {:7.1f} mW ({:3d} lines)  ina {:7.1f} mW ({:4d} readings)  "
+                     "diff {:+.2f} %".format("busy" if busy else "idle", tgr, n_tgr, ina, n_ina, diffs[-1]))
     lines.append("  summary: |diff| median {:.2f} %, max {:.2f} %".format(_median([abs(d) for d in diffs]),
                                                                        max(abs(d) for d in diffs)))
     return lines
